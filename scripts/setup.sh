@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Prepares everything alexnet-tui needs to build and run, once; later calls return in a moment.
+#
+#  1. libtorch: a Python virtual environment with torch==2.9.0 (the version tch 0.22 expects),
+#     kept outside the clone in ~/.cache/alexnet-tui/torch-2.9.0 and reused by every build.
+#     Set LIBTORCH=/path/to/libtorch (or ALEXNET_TORCH_VENV=/path/to/venv) to use your own instead.
+#  2. Fashion-MNIST: Debian's dataset-fashion-mnist package when apt-get can install it. The program
+#     never requires it: it also looks in its cache and can download the files itself.
+#
+# Prints, as its last line, the environment that cargo needs (eval it, or let the Makefile do that).
+set -euo pipefail
+
+TORCH_VERSION=2.9.0
+CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/alexnet-tui"
+VENV="${ALEXNET_TORCH_VENV:-$CACHE_DIR/torch-$TORCH_VERSION}"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+find_python() {
+    for candidate in python3 python3.12 python3.11 python3.10 python; do
+        if command -v "$candidate" >/dev/null 2>&1; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+venv_has_torch() {
+    [ -x "$VENV/bin/python3" ] &&
+        [ "$("$VENV/bin/python3" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null)" = "$TORCH_VERSION" ]
+}
+
+setup_torch() {
+    if [ -n "${LIBTORCH:-}" ]; then
+        if [ ! -d "$LIBTORCH/lib" ]; then
+            log "LIBTORCH=$LIBTORCH has no lib/ folder; point it at an unpacked libtorch $TORCH_VERSION."
+            exit 1
+        fi
+        log "using libtorch from LIBTORCH=$LIBTORCH"
+        return 0
+    fi
+    if venv_has_torch; then
+        return 0
+    fi
+    local python
+    if ! python=$(find_python); then
+        log "no python3 found: install Python 3 (apt-get install python3 python3-venv) and run again."
+        exit 1
+    fi
+    log "creating a Python environment with torch==$TORCH_VERSION in $VENV"
+    log "(a one-time download of about 3.5 GB; later builds reuse it)"
+    mkdir -p "$(dirname "$VENV")"
+    local staging="$VENV.partial"
+    rm -rf "$staging"
+    if ! "$python" -m venv "$staging"; then
+        log "'$python -m venv' failed: install the venv module (apt-get install python3-venv) and run again."
+        exit 1
+    fi
+    "$staging/bin/python3" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+    "$staging/bin/python3" -m pip install --quiet --disable-pip-version-check \
+        "torch==$TORCH_VERSION" numpy safetensors >&2
+    # A venv records its own path in its scripts; move it into place only once it is complete, so
+    # an interrupted install never leaves an environment that looks usable.
+    rm -rf "$VENV"
+    "$python" -m venv --upgrade "$staging" >/dev/null 2>&1 || true
+    mv "$staging" "$VENV"
+    sed -i "s#$staging#$VENV#g" "$VENV/bin/activate" "$VENV"/bin/pip* 2>/dev/null || true
+    if ! venv_has_torch; then
+        log "torch $TORCH_VERSION did not import from $VENV; remove that folder and run again."
+        exit 1
+    fi
+}
+
+setup_data() {
+    [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] && return 0
+    [ "$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 || return 0
+    command -v apt-get >/dev/null 2>&1 || return 0
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo -n"
+    log "installing Debian's dataset-fashion-mnist (optional: the program can also download the data)"
+    if ! { $sudo apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 ||
+        { $sudo apt-get update -q >/dev/null 2>&1 &&
+            $sudo apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; }; }; then
+        log "could not install dataset-fashion-mnist; the program will look in its cache or download instead"
+    fi
+}
+
+setup_torch
+setup_data
+
+if [ -n "${LIBTORCH:-}" ]; then
+    echo "export LIBTORCH='$LIBTORCH'"
+else
+    echo "export LIBTORCH_USE_PYTORCH=1 PATH='$VENV/bin':\"\$PATH\" ALEXNET_TORCH_PYTHON='$VENV/bin/python3'"
+fi

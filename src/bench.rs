@@ -1,0 +1,226 @@
+//! `alexnet-tui bench`: training throughput of the exact step the worker runs, with figures:
+//! warm-up excluded, several repeats, median and spread, the cost of our batch preparation next to
+//! a bare burn step, peak memory, and optionally PyTorch's `bench/reference.py` run in turn with
+//! ours in the same invocation (this machine's speed drifts, so only interleaved ratios mean much).
+
+#![allow(deprecated)] // burn-tch's device constructor, see train::worker.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+
+use crate::cli::BenchArgs;
+use crate::data::batcher::{self, Transform};
+use crate::data::fashion_mnist::{IMAGE_PIXELS, Split};
+use crate::model::AlexNetConfig;
+use crate::session::{self, Error};
+use crate::train::worker::{configure_threads, device_for, sgd_config, training_step};
+use crate::tui::event::memory;
+
+/// Figures of one side of the comparison.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    pub images_per_second: Vec<f64>,
+}
+
+impl Figures {
+    pub fn median(&self) -> f64 {
+        median(&self.images_per_second)
+    }
+
+    pub fn spread(&self) -> (f64, f64) {
+        let min = self
+            .images_per_second
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let max = self.images_per_second.iter().copied().fold(0.0, f64::max);
+        (min, max)
+    }
+}
+
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// Synthetic but realistic images: the step's cost does not depend on pixel values.
+fn synthetic_split(count: usize, seed: u64) -> Split {
+    let mut state = seed | 1;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    Split {
+        images: (0..count * IMAGE_PIXELS)
+            .map(|_| (next() >> 56) as u8)
+            .collect(),
+        labels: (0..count).map(|_| (next() % 10) as u8).collect(),
+    }
+}
+
+pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
+    let mut config = session::load_config(&args.config)?;
+    if let Some(resize) = args.resize {
+        config.model.resize = resize;
+    }
+    if let Some(batch) = args.batch {
+        config.training.batch_size = batch;
+    }
+    config
+        .validate()
+        .map_err(|(key, message)| Error::Usage(format!("{key} {message}")))?;
+    let resize = config.model.resize;
+    let batch_size = config.training.batch_size;
+    let threads = configure_threads(config.training.threads);
+    let (device, device_name) = device_for(&config.training.device).map_err(Error::Usage)?;
+    let device = device.autodiff();
+    println!(
+        "bench: AlexNet, {resize}x{resize} input, batch {batch_size}, {device_name}, {threads} threads, {} warm-up + {} repeats x {} steps",
+        args.warmup, args.repeats, args.steps
+    );
+
+    let split = synthetic_split(batch_size * 4, 7);
+    let order: Vec<u32> = (0..split.len() as u32).collect();
+    let transform = Transform {
+        resize,
+        normalize: config.training.normalize,
+    };
+    let loss = CrossEntropyLossConfig::new().init(&device);
+    let mut optimizer = sgd_config(&config.live()).init();
+    let mut model = AlexNetConfig {
+        resize,
+        dropout: config.model.dropout,
+    }
+    .init(&device);
+    let _ = model.valid();
+    let learning_rate = 1e-4;
+
+    // Our step: gather + transform + the shared training step, as the worker runs it.
+    let mut ours = |steps: usize, model_in: crate::model::AlexNet| {
+        let mut model = model_in;
+        let mut prepare_seconds = 0.0;
+        let started = Instant::now();
+        for step in 0..steps {
+            let prepare = Instant::now();
+            let host = batcher::gather(&split, &order, step % 4, batch_size, Some((1, 0)));
+            let (inputs, labels) = transform.apply(host, &device);
+            prepare_seconds += prepare.elapsed().as_secs_f64();
+            model =
+                training_step(model, &mut optimizer, &loss, inputs, labels, learning_rate).model;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        (
+            model,
+            (steps * batch_size) as f64 / seconds,
+            prepare_seconds / seconds,
+        )
+    };
+
+    model = ours(args.warmup, model).0;
+    let mut figures = Figures {
+        images_per_second: Vec::new(),
+    };
+    let mut pytorch = Figures {
+        images_per_second: Vec::new(),
+    };
+    let mut prepare_share = Vec::new();
+    for repeat in 0..args.repeats {
+        let (next, images_per_second, share) = ours(args.steps, model);
+        model = next;
+        figures.images_per_second.push(images_per_second);
+        prepare_share.push(share);
+        print!(
+            "repeat {}: ours {images_per_second:.1} images/s",
+            repeat + 1
+        );
+        if args.pytorch {
+            let theirs = run_reference(resize, batch_size, threads, args)?;
+            pytorch.images_per_second.push(theirs);
+            print!(
+                ", PyTorch {theirs:.1} images/s, ratio {:.3}",
+                images_per_second / theirs
+            );
+        }
+        println!();
+    }
+    let (low, high) = figures.spread();
+    println!(
+        "ours: median {:.1} images/s (min {low:.1}, max {high:.1}); batch preparation is {:.2}% of the step",
+        figures.median(),
+        100.0 * median(&prepare_share)
+    );
+    if args.pytorch {
+        let (low, high) = pytorch.spread();
+        println!(
+            "PyTorch 2.9 eager: median {:.1} images/s (min {low:.1}, max {high:.1})",
+            pytorch.median()
+        );
+        let ratios: Vec<f64> = figures
+            .images_per_second
+            .iter()
+            .zip(&pytorch.images_per_second)
+            .map(|(a, b)| a / b)
+            .collect();
+        println!(
+            "ratio ours/PyTorch: median {:.3} over {} interleaved repeats",
+            median(&ratios),
+            ratios.len()
+        );
+    }
+    if let Some((_, peak)) = memory() {
+        println!(
+            "peak resident memory of this process: {:.2} GB",
+            peak as f64 / (1u64 << 30) as f64
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Python of the torch environment: `ALEXNET_TORCH_PYTHON`, else `python3` on PATH.
+fn torch_python() -> PathBuf {
+    std::env::var_os("ALEXNET_TORCH_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+fn run_reference(
+    resize: usize,
+    batch_size: usize,
+    threads: usize,
+    args: &BenchArgs,
+) -> Result<f64, Error> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/reference.py");
+    let output = std::process::Command::new(torch_python())
+        .arg(&script)
+        .args(["--resize", &resize.to_string()])
+        .args(["--batch", &batch_size.to_string()])
+        .args(["--threads", &threads.to_string()])
+        .args(["--steps", &args.steps.to_string()])
+        .args(["--warmup", &args.warmup.to_string()])
+        .output()
+        .map_err(|e| Error::Failed(format!("cannot run {}: {e}", script.display())))?;
+    if !output.status.success() {
+        return Err(Error::Failed(format!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("images_per_second="))
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or_else(|| Error::Failed(format!("{} printed no images_per_second", script.display())))
+}

@@ -1,0 +1,90 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "alexnet-tui",
+    version,
+    about = "Train the classic AlexNet on Fashion-MNIST with Burn on libtorch, and watch and steer it live in the terminal",
+    after_help = "With no command, `alexnet-tui` opens the dashboard (or prints progress lines when stdout is not a terminal)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Commands>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Train (the default command).
+    Train(TrainArgs),
+    /// Print the layer-by-layer output shapes and parameter counts, like the notebook's loop.
+    Summary(SummaryArgs),
+    /// Measure training throughput (images/s) and peak memory, optionally against PyTorch.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct ConfigArgs {
+    /// The config file.
+    #[arg(long, default_value = "config.toml")]
+    pub config: PathBuf,
+    /// A named profile ("seed" or "fast"); keys written in the config file still override it.
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Continue a run from a checkpoint file, or from the newest one with "latest".
+    #[arg(long, value_name = "PATH|latest")]
+    pub resume: Option<String>,
+    /// Print progress lines instead of opening the dashboard.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless (or without a terminal): print one JSON object per event.
+    #[arg(long)]
+    pub json: bool,
+    /// In the dashboard, start training at once instead of waiting for a key.
+    #[arg(long)]
+    pub start: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SummaryArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Input side; defaults to the config's model.resize.
+    #[arg(long)]
+    pub resize: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Input side (default: the config's model.resize).
+    #[arg(long)]
+    pub resize: Option<usize>,
+    /// Batch size (default: the config's training.batch_size).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Timed steps per repeat.
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Repeats (the median and spread over them are printed).
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Untimed warm-up steps.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Also run bench/reference.py (PyTorch) in turn with ours and print the ratio.
+    #[arg(long)]
+    pub pytorch: bool,
+}

@@ -1,0 +1,360 @@
+//! Checkpoints that lose nothing: model weights, optimizer state, the position in the run (epoch,
+//! batch, step), the metric history and the config used, in one file with a checksum.
+//!
+//! The shuffle order and the flips of every batch are derived from `training.seed` and the
+//! position (see `data::batcher`), so the position *is* the RNG state: a resumed run visits exactly
+//! the batches an uninterrupted one would.
+//!
+//! Layout: magic, format version (u32), then three length-prefixed (u64) sections (metadata JSON,
+//! model record, optimizer record), then the MD5 of everything before it. Files are written to a
+//! temporary name and renamed, so a crash mid-write never replaces the last good checkpoint.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+
+use super::metrics::{EpochTotals, History};
+use crate::config::Config;
+use crate::model::AlexNet;
+
+const MAGIC: &[u8; 16] = b"ALEXNET-TUI-CKPT";
+const FORMAT_VERSION: u32 = 1;
+pub const EXTENSION: &str = "ckpt";
+
+/// Everything but the tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    pub run_id: String,
+    pub config: Config,
+    /// The next batch to train: epoch and batch within it (both from 0).
+    pub epoch: usize,
+    pub batch: usize,
+    /// Training steps taken so far.
+    pub step: u64,
+    pub history: History,
+    /// Sums over the batches of the unfinished epoch, so its train loss and accuracy stay exact.
+    pub epoch_totals: EpochTotals,
+    /// Test accuracy of exactly these weights, when they were evaluated (epoch ends).
+    pub test_accuracy: Option<f64>,
+    pub saved_at_unix: u64,
+}
+
+/// A checkpoint in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub meta: CheckpointMeta,
+    pub model: Vec<u8>,
+    pub optimizer: Vec<u8>,
+}
+
+#[derive(Debug, Error)]
+pub enum CheckpointError {
+    #[error("{path}: cannot read the checkpoint: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not an alexnet-tui checkpoint (wrong magic bytes)")]
+    NotACheckpoint { path: PathBuf },
+    #[error(
+        "{path}: checkpoint format version {found}, this program reads version {FORMAT_VERSION}"
+    )]
+    Version { path: PathBuf, found: u32 },
+    #[error("{path}: the checkpoint is truncated or corrupt ({what})")]
+    Corrupt { path: PathBuf, what: String },
+    #[error("{path}: cannot write the checkpoint: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no checkpoint found under {0}")]
+    NoneFound(PathBuf),
+}
+
+impl Checkpoint {
+    pub fn encode(&self) -> Vec<u8> {
+        let meta = serde_json::to_vec(&self.meta).unwrap_or_default();
+        let mut out = Vec::with_capacity(64 + meta.len() + self.model.len() + self.optimizer.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        for section in [&meta, &self.model, &self.optimizer] {
+            out.extend_from_slice(&(section.len() as u64).to_le_bytes());
+            out.extend_from_slice(section);
+        }
+        let digest = Md5::digest(&out);
+        out.extend_from_slice(&digest);
+        out
+    }
+
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, CheckpointError> {
+        let corrupt = |what: &str| CheckpointError::Corrupt {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+        };
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(CheckpointError::NotACheckpoint {
+                path: path.to_path_buf(),
+            });
+        }
+        let mut at = MAGIC.len();
+        let version = read_u32(bytes, &mut at).ok_or_else(|| corrupt("no version"))?;
+        if version != FORMAT_VERSION {
+            return Err(CheckpointError::Version {
+                path: path.to_path_buf(),
+                found: version,
+            });
+        }
+        if bytes.len() < at + 16 {
+            return Err(corrupt("shorter than its header"));
+        }
+        let body_end = bytes.len() - 16;
+        if Md5::digest(&bytes[..body_end]).as_slice() != &bytes[body_end..] {
+            return Err(corrupt("checksum mismatch"));
+        }
+        let mut sections = Vec::with_capacity(3);
+        for name in ["metadata", "model weights", "optimizer state"] {
+            let len = read_u64(bytes, &mut at).ok_or_else(|| corrupt(name))? as usize;
+            let end = at
+                .checked_add(len)
+                .filter(|&end| end <= body_end)
+                .ok_or_else(|| corrupt(name))?;
+            sections.push(&bytes[at..end]);
+            at = end;
+        }
+        if at != body_end {
+            return Err(corrupt("unexpected bytes after the sections"));
+        }
+        let meta: CheckpointMeta = serde_json::from_slice(sections[0])
+            .map_err(|error| corrupt(&format!("metadata: {error}")))?;
+        Ok(Checkpoint {
+            meta,
+            model: sections[1].to_vec(),
+            optimizer: sections[2].to_vec(),
+        })
+    }
+
+    /// Writes atomically: a temporary file in the same folder, synced, then renamed.
+    pub fn write(&self, path: &Path) -> Result<(), CheckpointError> {
+        let write_error = |source| CheckpointError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(write_error)?;
+        }
+        let tmp = path.with_extension(format!("{EXTENSION}.tmp"));
+        let result = (|| {
+            let mut file = fs::File::create(&tmp)?;
+            file.write_all(&self.encode())?;
+            file.sync_all()?;
+            fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(write_error)
+    }
+
+    pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
+        let bytes = fs::read(path).map_err(|source| CheckpointError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::decode(&bytes, path)
+    }
+}
+
+/// The model's weights as bytes (burn's record format; f32 values are stored unchanged).
+pub fn model_to_bytes(model: &AlexNet) -> Result<Vec<u8>, String> {
+    model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map(|bytes| bytes.to_vec())
+        .map_err(|error| format!("cannot serialize the model: {error}"))
+}
+
+/// Loads weights saved by [`model_to_bytes`] into a model of the same shape.
+pub fn model_from_bytes(model: AlexNet, bytes: Vec<u8>) -> Result<AlexNet, String> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|error| format!("the model weights cannot be read: {error}"))?;
+    model
+        .try_load_record(record)
+        .map_err(|error| format!("the model weights do not fit this model: {error}"))
+}
+
+fn read_u32(bytes: &[u8], at: &mut usize) -> Option<u32> {
+    let slice = bytes.get(*at..*at + 4)?;
+    *at += 4;
+    Some(u32::from_le_bytes(slice.try_into().ok()?))
+}
+
+fn read_u64(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let slice = bytes.get(*at..*at + 8)?;
+    *at += 8;
+    Some(u64::from_le_bytes(slice.try_into().ok()?))
+}
+
+/// The file name of a checkpoint at a position: sorts by step.
+pub fn file_name(step: u64, epoch: usize, batch: usize) -> String {
+    format!(
+        "step-{step:09}-epoch-{:03}-batch-{batch:05}.{EXTENSION}",
+        epoch + 1
+    )
+}
+
+/// Checkpoint files directly in `dir`, oldest step first.
+pub fn list(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == EXTENSION))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// The most recently written checkpoint in any run under `runs_dir`.
+pub fn latest(runs_dir: &Path) -> Result<PathBuf, CheckpointError> {
+    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+    let runs = fs::read_dir(runs_dir).map_err(|_| CheckpointError::NoneFound(runs_dir.into()))?;
+    for run in runs.filter_map(Result::ok) {
+        for file in list(&run.path().join("checkpoints")) {
+            let Ok(modified) = fs::metadata(&file).and_then(|m| m.modified()) else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|(time, _)| modified > *time) {
+                best = Some((modified, file));
+            }
+        }
+    }
+    best.map(|(_, path)| path)
+        .ok_or_else(|| CheckpointError::NoneFound(runs_dir.to_path_buf()))
+}
+
+/// Deletes all but the newest `keep` checkpoints in `dir`, always sparing the one with the best
+/// test accuracy. `accuracy_of` reads a file's recorded accuracy. Returns the deleted paths.
+pub fn prune(dir: &Path, keep: usize, accuracy_of: &dyn Fn(&Path) -> Option<f64>) -> Vec<PathBuf> {
+    let files = list(dir);
+    if files.len() <= keep {
+        return Vec::new();
+    }
+    let best = files
+        .iter()
+        .filter_map(|path| accuracy_of(path).map(|accuracy| (accuracy, path.clone())))
+        .fold(
+            None::<(f64, PathBuf)>,
+            |best, (accuracy, path)| match best {
+                Some((best_accuracy, _)) if best_accuracy >= accuracy => best,
+                _ => Some((accuracy, path)),
+            },
+        )
+        .map(|(_, path)| path);
+    let cut = files.len() - keep;
+    let mut deleted = Vec::new();
+    for path in &files[..cut] {
+        if Some(path) == best.as_ref() {
+            continue;
+        }
+        if fs::remove_file(path).is_ok() {
+            deleted.push(path.clone());
+        }
+    }
+    deleted
+}
+
+/// Reads only the metadata of a checkpoint (for pruning and listing).
+pub fn read_meta(path: &Path) -> Option<CheckpointMeta> {
+    Checkpoint::read(path)
+        .ok()
+        .map(|checkpoint| checkpoint.meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Checkpoint {
+        Checkpoint {
+            meta: CheckpointMeta {
+                run_id: "run".into(),
+                config: Config::default(),
+                epoch: 1,
+                batch: 7,
+                step: 42,
+                history: History::default(),
+                epoch_totals: EpochTotals::default(),
+                test_accuracy: Some(0.5),
+                saved_at_unix: 1,
+            },
+            model: vec![1, 2, 3, 4],
+            optimizer: vec![9; 10],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let checkpoint = sample();
+        let bytes = checkpoint.encode();
+        assert_eq!(
+            Checkpoint::decode(&bytes, Path::new("x")).expect("valid"),
+            checkpoint
+        );
+    }
+
+    #[test]
+    fn rejects_corruption_truncation_and_foreign_files() {
+        let bytes = sample().encode();
+        let path = Path::new("c.ckpt");
+        let mut flipped = bytes.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0xff;
+        let message = Checkpoint::decode(&flipped, path)
+            .expect_err("corrupt")
+            .to_string();
+        assert!(message.contains("checksum mismatch"), "{message}");
+        let message = Checkpoint::decode(&bytes[..bytes.len() - 3], path)
+            .expect_err("truncated")
+            .to_string();
+        assert!(message.contains("truncated or corrupt"), "{message}");
+        let message = Checkpoint::decode(b"hello world, not a checkpoint", path)
+            .expect_err("foreign")
+            .to_string();
+        assert!(
+            message.contains("not an alexnet-tui checkpoint"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn prune_keeps_newest_and_best() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let accuracies = [0.9, 0.5, 0.6, 0.7, 0.8];
+        for (step, _) in accuracies.iter().enumerate() {
+            fs::write(dir.path().join(file_name(step as u64, 0, step)), b"x").expect("write");
+        }
+        let accuracy_of = |path: &Path| {
+            list(path.parent()?)
+                .iter()
+                .position(|p| p == path)
+                .map(|i| accuracies[i])
+        };
+        let deleted = prune(dir.path(), 2, &accuracy_of);
+        assert_eq!(deleted.len(), 2);
+        let left = list(dir.path());
+        assert_eq!(left.len(), 3);
+        assert!(left[0].to_string_lossy().contains("step-000000000"));
+    }
+}

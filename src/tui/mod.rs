@@ -1,0 +1,151 @@
+//! The dashboard: a ratatui view over the training worker.
+//!
+//! `run` sets the terminal up (and guarantees it is restored on every way out, panics included),
+//! then the event loop takes one [`Msg`] at a time, lets [`App::update`] change the state, carries
+//! out the resulting effects, and redraws only when something changed, at most `ui.refresh_hz`
+//! times a second, so that the UI leaves the cores to the training.
+
+pub mod app;
+pub mod event;
+pub mod theme;
+pub mod ui;
+
+use std::io::stdout;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::{Backend, CrosstermBackend};
+use tokio::sync::mpsc::unbounded_channel;
+
+use crate::session::{Error, Prepared};
+use crate::train::worker::{self, WORKER_THREAD_NAME, WorkerOptions};
+use crate::watch::ConfigWatcher;
+use app::{App, Effect, Phase};
+
+pub fn run(prepared: Prepared, autostart: bool) -> Result<ExitCode, Error> {
+    install_panic_hook();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    enable_raw_mode().map_err(|e| Error::Failed(format!("cannot use this terminal: {e}")))?;
+    if let Err(error) = execute!(stdout(), EnterAlternateScreen) {
+        restore();
+        return Err(Error::Failed(format!("cannot use this terminal: {error}")));
+    }
+    let result = match Terminal::new(CrosstermBackend::new(stdout())) {
+        Ok(mut terminal) => runtime.block_on(event_loop(&mut terminal, prepared, autostart)),
+        Err(error) => Err(Error::Failed(format!("cannot use this terminal: {error}"))),
+    };
+    restore();
+    let app = result?;
+    // Say where things stand once the screen is back to normal.
+    match &app.phase {
+        Phase::Failed(message) => {
+            eprintln!("alexnet-tui: training failed: {message}");
+            Ok(ExitCode::FAILURE)
+        }
+        _ => {
+            if let Some(info) = &app.info {
+                println!("run {} is in {}", info.run_id, info.run_dir.display());
+            }
+            if let Some((epoch, accuracy)) = app.best_test_accuracy() {
+                println!("best test accuracy {accuracy:.4} (epoch {})", epoch + 1);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Leaves raw mode and the alternate screen; safe to call more than once.
+pub fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+}
+
+/// A panic in the UI thread restores the terminal before the message is printed. A panic in the
+/// worker thread is caught there and shown in the dashboard as a failure, so the hook stays quiet.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some(WORKER_THREAD_NAME) {
+            return;
+        }
+        restore();
+        previous(info);
+    }));
+}
+
+async fn event_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    prepared: Prepared,
+    autostart: bool,
+) -> Result<App, Error> {
+    let mut app = App::new(prepared.config.clone());
+    let handle = worker::spawn(WorkerOptions {
+        config: prepared.config,
+        resume: prepared.resume,
+        autostart,
+        locations: None,
+    });
+    let (watcher, reloads) =
+        match ConfigWatcher::new(&prepared.config_path, prepared.profile_override) {
+            Ok((watcher, reloads)) => (Some(watcher), Some(reloads)),
+            Err(error) => {
+                app.note(
+                    app::Level::Warning,
+                    format!(
+                        "cannot watch {}: live edits are off ({error})",
+                        prepared.config_path.display()
+                    ),
+                );
+                (None, None)
+            }
+        };
+    let (tx, mut rx) = unbounded_channel();
+    event::spawn_sources(tx, handle.events, reloads);
+
+    let mut last_draw: Option<Instant> = None;
+    loop {
+        let interval = app.frame_interval();
+        if app.dirty && last_draw.is_none_or(|at| at.elapsed() >= interval) {
+            terminal
+                .draw(|frame| ui::draw(&app, frame))
+                .map_err(|e| Error::Failed(format!("cannot draw: {e}")))?;
+            app.dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        let msg = if app.dirty {
+            let next = last_draw.map_or_else(Instant::now, |at| at + interval);
+            tokio::select! {
+                msg = rx.recv() => msg,
+                _ = tokio::time::sleep_until(next.into()) => continue,
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(msg) = msg else { break };
+        let mut quit = false;
+        for effect in app.update(msg) {
+            match effect {
+                Effect::Send(command) => {
+                    let _ = handle.commands.send(command);
+                }
+                Effect::Quit => quit = true,
+            }
+        }
+        if quit {
+            break;
+        }
+    }
+    drop(watcher);
+    if matches!(app.phase, Phase::Finished(_) | Phase::Failed(_)) {
+        let _ = handle.thread.join();
+    }
+    Ok(app)
+}

@@ -1,0 +1,18 @@
+//! Colours and styles, in one place.
+
+use ratatui::style::{Color, Modifier, Style};
+
+pub const ACCENT: Style = Style::new().fg(Color::Cyan);
+pub const KEY: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+pub const DIM: Style = Style::new().fg(Color::DarkGray);
+pub const WARNING: Style = Style::new().fg(Color::Yellow);
+pub const ERROR: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+pub const GOOD: Style = Style::new().fg(Color::Green);
+pub const TITLE: Style = Style::new().add_modifier(Modifier::BOLD);
+
+pub const LOSS_BATCH: Color = Color::DarkGray;
+pub const LOSS_SMOOTH: Color = Color::Yellow;
+pub const LOSS_EPOCH: Color = Color::Magenta;
+pub const TRAIN_ACCURACY: Color = Color::Cyan;
+pub const TEST_ACCURACY: Color = Color::Green;
+pub const TARGET: Color = Color::Red;

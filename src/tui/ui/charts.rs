@@ -1,0 +1,246 @@
+//! The loss and accuracy charts, on an axis of epochs.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::Span;
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
+
+use crate::tui::app::App;
+use crate::tui::theme;
+
+/// The x range: the planned epochs, or further if the history already goes beyond.
+fn epoch_bounds(app: &App) -> [f64; 2] {
+    let planned = app.config.training.epochs as f64;
+    let seen = app.batch_loss.last().map_or(0.0, |(x, _)| *x);
+    [0.0, planned.max(seen.ceil()).max(1.0)]
+}
+
+fn epoch_labels(bounds: [f64; 2]) -> Vec<Span<'static>> {
+    let last = bounds[1].round() as usize;
+    let step = last.div_ceil(8).max(1);
+    let mut labels: Vec<Span> = (0..=last)
+        .step_by(step)
+        .map(|epoch| Span::raw(epoch.to_string()))
+        .collect();
+    if last % step != 0 {
+        labels.push(Span::raw(last.to_string()));
+    }
+    labels
+}
+
+/// At most `limit` points, evenly picked, so that drawing stays cheap on long runs.
+fn thin(points: &[(f64, f64)], limit: usize) -> Vec<(f64, f64)> {
+    if points.len() <= limit || limit == 0 {
+        return points.to_vec();
+    }
+    let step = points.len() as f64 / limit as f64;
+    (0..limit)
+        .map(|i| points[((i as f64 * step) as usize).min(points.len() - 1)])
+        .chain(points.last().copied())
+        .collect()
+}
+
+fn empty(frame: &mut Frame, area: Rect, block: Block, text: &str) {
+    frame.render_widget(
+        Paragraph::new(Span::styled(text.to_string(), theme::DIM)).block(block),
+        area,
+    );
+}
+
+pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(" Training loss ", theme::TITLE))
+        .title_bottom(Span::styled(
+            " dots: batches  yellow: smoothed  magenta: epoch mean ",
+            theme::DIM,
+        ));
+    if app.batch_loss.is_empty() {
+        empty(frame, area, block, "no batches yet");
+        return;
+    }
+    let limit = (area.width as usize).saturating_mul(2).max(16);
+    let batches = thin(&app.batch_loss, limit);
+    let smoothed = thin(&app.smoothed_loss, limit);
+    let epochs: Vec<(f64, f64)> = app
+        .epochs
+        .iter()
+        .map(|e| (e.epoch as f64 + 1.0, e.train_loss))
+        .collect();
+    let max = app
+        .batch_loss
+        .iter()
+        .map(|(_, y)| *y)
+        .filter(|y| y.is_finite())
+        .fold(0.0f64, f64::max)
+        .max(0.1);
+    let top = (max * 10.0).ceil() / 10.0;
+    let bounds = epoch_bounds(app);
+    let datasets = vec![
+        Dataset::default()
+            .marker(Marker::Dot)
+            .graph_type(GraphType::Scatter)
+            .style(Style::default().fg(theme::LOSS_BATCH))
+            .data(&batches),
+        Dataset::default()
+            .name("smoothed")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(theme::LOSS_SMOOTH))
+            .data(&smoothed),
+        Dataset::default()
+            .name("epoch")
+            .marker(Marker::Block)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(theme::LOSS_EPOCH))
+            .data(&epochs),
+    ];
+    let chart = Chart::new(datasets)
+        .block(block)
+        .hidden_legend_constraints((
+            ratatui::layout::Constraint::Max(0),
+            ratatui::layout::Constraint::Max(0),
+        ))
+        .x_axis(
+            Axis::default()
+                .title("epoch")
+                .bounds(bounds)
+                .labels(epoch_labels(bounds))
+                .style(theme::DIM),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top])
+                .labels(vec![
+                    Span::raw("0"),
+                    Span::raw(format!("{:.2}", top / 2.0)),
+                    Span::raw(format!("{top:.2}")),
+                ])
+                .style(theme::DIM),
+        );
+    frame.render_widget(chart, area);
+}
+
+pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
+    let mut title = " Accuracy ".to_string();
+    if let Some((epoch, best)) = app.best_test_accuracy() {
+        title = format!(" Accuracy: best test {best:.4} (epoch {}) ", epoch + 1);
+    }
+    let mut bottom = String::from(" cyan: train  green: test ");
+    if let Some(running) = app.batch_accuracy.get() {
+        bottom.push_str(&format!(" batch {running:.3} "));
+    }
+    let target = app.config.training.target_accuracy;
+    if target > 0.0 {
+        bottom.push_str(&match app.target_reached {
+            Some((epoch, seconds)) => format!(
+                " target {target:.2} reached: epoch {}, {} ",
+                epoch + 1,
+                crate::headless::format_duration(seconds)
+            ),
+            None => format!(" red: target {target:.2} "),
+        });
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(title, theme::TITLE))
+        .title_bottom(Span::styled(bottom, theme::DIM));
+    if app.epochs.is_empty() {
+        let text = match app.batch_accuracy.get() {
+            Some(running) => {
+                format!("running batch accuracy {running:.3}; test accuracy after the first epoch")
+            }
+            None => "test accuracy appears after the first epoch".to_string(),
+        };
+        empty(frame, area, block, &text);
+        return;
+    }
+    let bounds = epoch_bounds(app);
+    let train: Vec<(f64, f64)> = std::iter::once((0.0, 0.1))
+        .chain(
+            app.epochs
+                .iter()
+                .map(|e| (e.epoch as f64 + 1.0, e.train_accuracy)),
+        )
+        .collect();
+    let test: Vec<(f64, f64)> = std::iter::once((0.0, 0.1))
+        .chain(
+            app.epochs
+                .iter()
+                .map(|e| (e.epoch as f64 + 1.0, e.test.accuracy)),
+        )
+        .collect();
+    let best: Vec<(f64, f64)> = app
+        .best_test_accuracy()
+        .map(|(epoch, accuracy)| vec![(epoch as f64 + 1.0, accuracy)])
+        .unwrap_or_default();
+    let target_line: Vec<(f64, f64)> = if target > 0.0 {
+        vec![(bounds[0], target), (bounds[1], target)]
+    } else {
+        Vec::new()
+    };
+    let low = app
+        .epochs
+        .iter()
+        .flat_map(|e| [e.train_accuracy, e.test.accuracy])
+        .fold(1.0f64, f64::min)
+        .min(if target > 0.0 { target } else { 1.0 });
+    let bottom_bound = ((low - 0.05) * 10.0).floor().clamp(0.0, 9.0) / 10.0;
+    let datasets = vec![
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(theme::TARGET))
+            .data(&target_line),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(theme::TRAIN_ACCURACY))
+            .data(&train[1..]),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(theme::TEST_ACCURACY))
+            .data(&test[1..]),
+        Dataset::default()
+            .marker(Marker::Block)
+            .graph_type(GraphType::Scatter)
+            .style(Style::default().fg(theme::TEST_ACCURACY))
+            .data(&best),
+    ];
+    let chart = Chart::new(datasets)
+        .block(block)
+        .x_axis(
+            Axis::default()
+                .bounds(bounds)
+                .labels(epoch_labels(bounds))
+                .style(theme::DIM),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([bottom_bound, 1.0])
+                .labels(vec![
+                    Span::raw(format!("{bottom_bound:.1}")),
+                    Span::raw("1.0"),
+                ])
+                .style(theme::DIM),
+        );
+    frame.render_widget(chart, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thin_keeps_the_ends_and_the_limit() {
+        let points: Vec<(f64, f64)> = (0..1000).map(|i| (i as f64, i as f64)).collect();
+        let thinned = thin(&points, 100);
+        assert!(thinned.len() <= 101);
+        assert_eq!(thinned[0], (0.0, 0.0));
+        assert_eq!(thinned.last(), Some(&(999.0, 999.0)));
+        assert_eq!(thin(&points[..10], 100).len(), 10);
+    }
+}

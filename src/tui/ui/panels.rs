@@ -1,0 +1,334 @@
+//! The text panels: header, footer, throughput, progress, messages, layer table, configuration.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, LineGauge, Paragraph, Row, Sparkline, Table};
+
+use crate::headless::format_duration;
+use crate::model::{format_shape, group_thousands};
+use crate::tui::app::{App, Level, Phase};
+use crate::tui::theme;
+
+fn block(title: &str) -> Block<'static> {
+    Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(format!(" {title} "), theme::TITLE))
+}
+
+fn phase_style(phase: &Phase) -> Style {
+    match phase {
+        Phase::Training | Phase::Evaluating => theme::GOOD.add_modifier(Modifier::BOLD),
+        Phase::Paused(_) | Phase::Stopping => theme::WARNING.add_modifier(Modifier::BOLD),
+        Phase::Failed(_) => theme::ERROR,
+        _ => theme::ACCENT.add_modifier(Modifier::BOLD),
+    }
+}
+
+pub fn header(app: &App, frame: &mut Frame, area: Rect) {
+    let mut spans = vec![
+        Span::styled(
+            " alexnet-tui ",
+            theme::TITLE
+                .fg(ratatui::style::Color::Black)
+                .bg(ratatui::style::Color::Cyan),
+        ),
+        Span::raw(" "),
+        Span::styled(format!(" {} ", app.phase.label()), phase_style(&app.phase)),
+    ];
+    let detail = match &app.phase {
+        Phase::Preparing(what) => format!(" {what}"),
+        Phase::Paused(crate::train::PauseReason::NonFiniteLoss { .. }) => {
+            " non-finite loss: lower the learning rate".to_string()
+        }
+        Phase::Failed(message) => format!(" {message}"),
+        _ => String::new(),
+    };
+    spans.push(Span::styled(detail, theme::DIM));
+    if let Some(info) = &app.info {
+        spans.push(Span::raw(format!(
+            " | {} x{} threads | run {} | profile {}",
+            info.device, info.threads, info.run_id, app.config.profile
+        )));
+    }
+    spans.push(Span::raw(format!(
+        " | elapsed {}",
+        format_duration(app.elapsed_seconds())
+    )));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+pub fn footer(app: &App, frame: &mut Frame, area: Rect) {
+    let keys: &[(&str, &str)] = match app.phase {
+        Phase::Ready => &[("s", "start"), ("q", "quit"), ("?", "help")],
+        Phase::Paused(_) => &[
+            ("p", "resume"),
+            ("c", "save"),
+            ("x", "stop"),
+            ("q", "quit"),
+            ("?", "help"),
+        ],
+        Phase::Training | Phase::Evaluating => &[
+            ("p", "pause"),
+            ("c", "save"),
+            ("x", "stop"),
+            ("q", "quit"),
+            ("?", "help"),
+        ],
+        _ => &[("q", "quit"), ("?", "help")],
+    };
+    let mut spans = Vec::new();
+    for (key, what) in keys {
+        spans.push(Span::styled(format!(" {key} "), theme::KEY));
+        spans.push(Span::raw(format!("{what} ")));
+    }
+    spans.push(Span::styled(
+        "  edit config.toml to change the learning rate live",
+        theme::DIM,
+    ));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+pub fn throughput(app: &App, frame: &mut Frame, area: Rect) {
+    let outer = block("Throughput");
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [text_area, spark_area] =
+        Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(inner);
+    let now = app.images_per_second_now();
+    let average = app.images_per_second_average();
+    let per_batch = app.last_batch.map(|b| b.seconds);
+    let fmt = |v: Option<f64>, unit: &str| v.map_or("--".to_string(), |v| format!("{v:.1}{unit}"));
+    let (epoch_eta, run_eta) = etas(app);
+    let lines = vec![
+        Line::from(vec![
+            Span::raw("images/s "),
+            Span::styled(fmt(now, ""), theme::TITLE),
+            Span::raw(format!(" now, {} average", fmt(average, ""))),
+        ]),
+        Line::from(format!(
+            "{} per batch of {}",
+            fmt(per_batch, " s"),
+            app.config.training.batch_size
+        )),
+        Line::from(format!("ETA epoch {epoch_eta}, run {run_eta}")),
+        Line::from(format!(
+            "CPU {:.0}%  memory {} (peak {})",
+            app.stats.cpu_percent,
+            format_bytes(app.stats.resident_bytes),
+            format_bytes(app.stats.peak_resident_bytes)
+        )),
+    ];
+    frame.render_widget(Paragraph::new(lines), text_area);
+    let data: Vec<u64> = app
+        .recent_speed
+        .iter()
+        .rev()
+        .take(spark_area.width as usize)
+        .rev()
+        .map(|v| (v * 10.0).round() as u64)
+        .collect();
+    frame.render_widget(
+        Sparkline::default()
+            .data(&data)
+            .style(Style::default().fg(theme::TRAIN_ACCURACY)),
+        spark_area,
+    );
+}
+
+/// (epoch ETA, run ETA) from the recent pace.
+fn etas(app: &App) -> (String, String) {
+    let (Some(batch), Some(now)) = (app.last_batch, app.images_per_second_now()) else {
+        return ("--".into(), "--".into());
+    };
+    if !app.phase.is_running() {
+        return ("--".into(), "--".into());
+    }
+    let seconds_per_batch = app.config.training.batch_size as f64 / now.max(1e-9);
+    let per_epoch = app.batches_per_epoch();
+    let left_in_epoch = per_epoch.saturating_sub(batch.batch + 1);
+    let epochs_after = app.config.training.epochs.saturating_sub(batch.epoch + 1);
+    let epoch = left_in_epoch as f64 * seconds_per_batch;
+    let run = epoch + (epochs_after * per_epoch) as f64 * seconds_per_batch;
+    (format_duration(epoch), format_duration(run))
+}
+
+pub fn format_bytes(bytes: u64) -> String {
+    if bytes == 0 {
+        "--".to_string()
+    } else if bytes >= 1 << 30 {
+        format!("{:.2} GB", bytes as f64 / (1u64 << 30) as f64)
+    } else {
+        format!("{:.0} MB", bytes as f64 / (1u64 << 20) as f64)
+    }
+}
+
+pub fn progress(app: &App, frame: &mut Frame, area: Rect) {
+    let outer = block("Progress");
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [epoch_area, run_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(inner);
+    let per_epoch = app.batches_per_epoch();
+    let epochs = app.config.training.epochs.max(1);
+    let (epoch, batch) = app.position();
+    let epoch_ratio = (batch as f64 / per_epoch as f64).clamp(0.0, 1.0);
+    let run_ratio =
+        ((epoch * per_epoch + batch) as f64 / (epochs * per_epoch) as f64).clamp(0.0, 1.0);
+    frame.render_widget(
+        LineGauge::default()
+            .filled_style(Style::default().fg(theme::TRAIN_ACCURACY))
+            .label(format!(
+                "epoch {}/{epochs} batch {batch}/{per_epoch}",
+                (epoch + 1).min(epochs)
+            ))
+            .ratio(epoch_ratio),
+        epoch_area,
+    );
+    frame.render_widget(
+        LineGauge::default()
+            .filled_style(Style::default().fg(theme::TEST_ACCURACY))
+            .label(format!("run {:>5.1}%", run_ratio * 100.0))
+            .ratio(run_ratio),
+        run_area,
+    );
+}
+
+pub fn messages(app: &App, frame: &mut Frame, area: Rect) {
+    let outer = block("Messages");
+    let inner = outer.inner(area);
+    let visible = inner.height as usize;
+    let lines: Vec<Line> = app
+        .messages
+        .iter()
+        .rev()
+        .take(visible)
+        .rev()
+        .map(|message| {
+            let style = match message.level {
+                Level::Info => Style::default(),
+                Level::Warning => theme::WARNING,
+                Level::Error => theme::ERROR,
+            };
+            Line::from(vec![
+                Span::styled(format_clock(message.elapsed.as_secs()), theme::DIM),
+                Span::styled(message.text.clone(), style),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(outer), area);
+}
+
+fn format_clock(seconds: u64) -> String {
+    format!(
+        "{:02}:{:02}:{:02} ",
+        seconds / 3600,
+        (seconds / 60) % 60,
+        seconds % 60
+    )
+}
+
+pub fn layers(app: &App, frame: &mut Frame, area: Rect) {
+    let resize = app.config.model.resize;
+    let outer = block(&format!("Layers for a {resize}x{resize} input"));
+    let Some(info) = &app.info else {
+        frame.render_widget(
+            Paragraph::new(Span::styled("building the model...", theme::DIM)).block(outer),
+            area,
+        );
+        return;
+    };
+    let total: usize = info.summary.iter().map(|row| row.params).sum();
+    let rows: Vec<Row> = info
+        .summary
+        .iter()
+        .map(|row| {
+            let params = if row.params == 0 {
+                String::new()
+            } else {
+                group_thousands(row.params)
+            };
+            Row::new(vec![
+                Cell::from(row.name.clone()),
+                Cell::from(format_shape(&row.output_shape)),
+                Cell::from(params),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(9),
+            Constraint::Length(18),
+            Constraint::Min(10),
+        ],
+    )
+    .header(Row::new(vec!["layer", "output shape", "params"]).style(theme::DIM))
+    .footer(
+        Row::new(vec![
+            Cell::from("total"),
+            Cell::from(format!("{:.1} MB f32", total as f64 * 4.0 / 1e6)),
+            Cell::from(group_thousands(total)),
+        ])
+        .style(theme::TITLE),
+    )
+    .block(outer);
+    frame.render_widget(table, area);
+}
+
+pub fn settings(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.config.training;
+    let current_lr = app.last_batch.map(|b| b.learning_rate);
+    let pending = |key: &str| -> String {
+        app.pending
+            .iter()
+            .find(|change| change.key == key)
+            .map(|change| format!(" (next start: {})", change.new))
+            .unwrap_or_default()
+    };
+    let mut lines = vec![
+        Line::from(format!(
+            "learning rate {}{}",
+            t.learning_rate,
+            current_lr.map_or(String::new(), |lr| format!(" (now {lr:.5})"))
+        )),
+        Line::from(format!(
+            "schedule {:?}{}",
+            t.schedule,
+            pending("training.schedule")
+        )),
+        Line::from(format!(
+            "momentum {}{}  weight decay {}",
+            t.momentum,
+            if t.nesterov { " nesterov" } else { "" },
+            t.weight_decay
+        )),
+        Line::from(format!(
+            "batch {}{}",
+            t.batch_size,
+            pending("training.batch_size")
+        )),
+        Line::from(format!(
+            "resize {}{}",
+            app.config.model.resize,
+            pending("model.resize")
+        )),
+        Line::from(format!("epochs {}", t.epochs)),
+    ];
+    let others: Vec<String> = app
+        .pending
+        .iter()
+        .filter(|c| {
+            !["training.schedule", "training.batch_size", "model.resize"].contains(&c.key.as_str())
+        })
+        .map(|c| format!("{} -> {}", c.key, c.new))
+        .collect();
+    if !others.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!("pending: {}", others.join(", ")),
+            theme::WARNING,
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block("Configuration")), area);
+}

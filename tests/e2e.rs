@@ -1,0 +1,199 @@
+//! The built binary in a real pseudo-terminal, read through a VT100 parser as a person would see
+//! it: start on a tiny config over the real data, wait for batches on screen, pause, save (the
+//! checkpoint file appears), edit the learning rate in config.toml (the screen shows the new
+//! value), stop, quit, and find the terminal back in normal mode.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+const ROWS: u16 = 36;
+const COLS: u16 = 120;
+
+struct Screen {
+    parser: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Screen {
+    fn text(&self) -> String {
+        self.parser.lock().expect("parser").screen().contents()
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration, found: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.text();
+            if found(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {timeout:?} for {what}; the screen shows:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn raw(&self) -> String {
+        String::from_utf8_lossy(&self.raw.lock().expect("raw")).to_string()
+    }
+}
+
+const CONFIG: &str = "\
+[data]
+train_limit = 3000
+test_limit = 500
+
+[model]
+resize = 65
+
+[training]
+epochs = 3
+batch_size = 32
+learning_rate = 0.01
+schedule = \"constant\"
+threads = 1
+log_every = 1
+
+[checkpoint]
+dir = \"runs\"
+interval_minutes = 0
+
+[ui]
+refresh_hz = 10
+";
+
+fn checkpoints(runs: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for run in std::fs::read_dir(runs).into_iter().flatten().flatten() {
+        for file in std::fs::read_dir(run.path().join("checkpoints"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            found.push(file.path());
+        }
+    }
+    found
+}
+
+#[test]
+fn the_dashboard_in_a_real_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, CONFIG).expect("write config");
+
+    let pty = native_pty_system()
+        .openpty(PtySize {
+            rows: ROWS,
+            cols: COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("open a pseudo-terminal");
+    // A shell runs the program, then reports the terminal's mode once it has exited.
+    let mut command = CommandBuilder::new("sh");
+    command.arg("-c");
+    command.arg(format!(
+        "'{}' --config config.toml; echo EXIT=$?; stty -a",
+        env!("CARGO_BIN_EXE_alexnet-tui")
+    ));
+    command.cwd(dir.path());
+    command.env("TERM", "xterm-256color");
+    let mut child = pty.slave.spawn_command(command).expect("spawn");
+    drop(pty.slave);
+    let mut reader = pty.master.try_clone_reader().expect("reader");
+    let mut keys = pty.master.take_writer().expect("writer");
+    let screen = Screen {
+        parser: Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0))),
+        raw: Arc::new(Mutex::new(Vec::new())),
+    };
+    let (parser, raw) = (screen.parser.clone(), screen.raw.clone());
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            parser.lock().expect("parser").process(&buffer[..n]);
+            raw.lock().expect("raw").extend_from_slice(&buffer[..n]);
+        }
+    });
+    let mut press = |key: &str| {
+        keys.write_all(key.as_bytes()).expect("type");
+        keys.flush().expect("flush");
+    };
+
+    screen.wait_for("the Ready state", Duration::from_secs(120), |s| {
+        s.contains("Ready") && s.contains("Press s to start")
+    });
+    assert!(screen.text().contains("Layers for a 65x65 input"));
+    press("s");
+    screen.wait_for("batches on screen", Duration::from_secs(120), |s| {
+        s.contains("Training") && s.contains("images/s") && !s.contains("batch 0/")
+    });
+
+    press("p");
+    screen.wait_for("Paused", Duration::from_secs(60), |s| s.contains("Paused"));
+
+    press("c");
+    let runs = dir.path().join("runs");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while checkpoints(&runs).is_empty() {
+        assert!(Instant::now() < deadline, "no checkpoint file appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    screen.wait_for("the save message", Duration::from_secs(30), |s| {
+        s.contains("checkpoint saved (Requested)")
+    });
+
+    // Let the watcher settle, then edit the learning rate as a person would.
+    std::thread::sleep(Duration::from_millis(300));
+    let edited = CONFIG.replace("learning_rate = 0.01", "learning_rate = 0.02");
+    std::fs::write(&config_path, edited).expect("edit config");
+    screen.wait_for("the new learning rate", Duration::from_secs(30), |s| {
+        s.contains("learning rate 0.02")
+    });
+
+    press("x");
+    screen.wait_for("the stop question", Duration::from_secs(10), |s| {
+        s.contains("Stop training?")
+    });
+    press("y");
+    screen.wait_for("the stopped run", Duration::from_secs(120), |s| {
+        s.contains("Finished")
+    });
+    assert!(checkpoints(&runs).len() >= 2, "stop saves a checkpoint too");
+    press("q");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !screen.raw().contains("speed") {
+        assert!(
+            Instant::now() < deadline,
+            "the program did not quit:\n{}",
+            screen.text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = child.wait().expect("shell exits");
+    assert!(status.success());
+    let raw = screen.raw();
+    assert!(raw.contains("EXIT=0"), "{raw}");
+    // Back in normal mode: the alternate screen was left after it was entered, and the line
+    // discipline is canonical with echo again (raw mode clears both).
+    let entered = raw
+        .rfind("\x1b[?1049h")
+        .expect("entered the alternate screen");
+    let left = raw.rfind("\x1b[?1049l").expect("left the alternate screen");
+    assert!(left > entered);
+    let stty = &raw[raw.rfind("speed").expect("stty output")..];
+    assert!(
+        stty.contains(" icanon") && stty.contains(" echo "),
+        "{stty}"
+    );
+    assert!(!stty.contains("-icanon"), "{stty}");
+}

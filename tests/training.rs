@@ -1,0 +1,397 @@
+//! The training worker on the real Fashion-MNIST (a slice of it, at a small input size): it learns,
+//! obeys its commands, saves checkpoints that restore bit for bit, resumes exactly where it
+//! stopped, and pauses instead of saving when the loss stops being finite.
+//!
+//! These tests need the real data (the README's test command installs Debian's
+//! dataset-fashion-mnist) and libtorch.
+
+#![allow(deprecated)] // burn-tch's device constructor.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use alexnet_tui::config::{Config, Schedule};
+use alexnet_tui::model::AlexNetConfig;
+use alexnet_tui::session;
+use alexnet_tui::train::checkpoint::{self, Checkpoint};
+use alexnet_tui::train::metrics::BatchRecord;
+use alexnet_tui::train::worker::{self, WorkerHandle, WorkerOptions};
+use alexnet_tui::train::{Command, Event, FinishReason, PauseReason, SaveReason};
+use alexnet_tui::tui::event::ProcessSampler;
+
+fn small_config(runs: &Path) -> Config {
+    let mut config = Config::default();
+    config.model.resize = 65;
+    config.data.train_limit = 640;
+    config.data.test_limit = 200;
+    config.training.batch_size = 64;
+    config.training.epochs = 1;
+    config.training.threads = 1;
+    config.training.device = "cpu".into();
+    config.training.target_accuracy = 0.0;
+    config.training.log_every = 1;
+    config.checkpoint.dir = runs.display().to_string();
+    config.checkpoint.interval_minutes = 0.0;
+    config.checkpoint.keep = 10;
+    config
+}
+
+fn start(config: Config, autostart: bool, resume: Option<(PathBuf, Checkpoint)>) -> WorkerHandle {
+    worker::spawn(WorkerOptions {
+        config,
+        resume,
+        autostart,
+        locations: None,
+    })
+}
+
+/// The next event, failing the test on a worker failure or after `timeout`.
+fn next(handle: &mut WorkerHandle, timeout: Duration) -> Event {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match handle.events.try_recv() {
+            Ok(Event::Failed { message }) => panic!("worker failed: {message}"),
+            Ok(event) => return event,
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
+                panic!("worker ended without finishing")
+            }
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                assert!(Instant::now() < deadline, "no event within {timeout:?}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+/// Events until one matches, returning it.
+fn until(handle: &mut WorkerHandle, timeout: Duration, wanted: impl Fn(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let event = next(handle, deadline.saturating_duration_since(Instant::now()));
+        if wanted(&event) {
+            return event;
+        }
+    }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[test]
+fn learns_on_real_data_loss_falls_and_accuracy_is_far_above_chance() {
+    let runs = tempfile::tempdir().expect("temp dir");
+    let mut config = small_config(runs.path());
+    config.data.train_limit = 4000;
+    config.data.test_limit = 1000;
+    config.training.epochs = 2;
+    config.training.threads = 0;
+    let mut handle = start(config, true, None);
+    let mut batches: Vec<BatchRecord> = Vec::new();
+    let mut test_accuracy = Vec::new();
+    loop {
+        match next(&mut handle, 5 * MINUTE) {
+            Event::Batch(batch) => batches.push(batch),
+            Event::Epoch(record) => {
+                assert_eq!(record.test.images, 1000);
+                test_accuracy.push(record.test.accuracy);
+            }
+            Event::Finished { reason } => {
+                assert_eq!(reason, FinishReason::Completed);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(batches.len(), 2 * 63);
+    let mean =
+        |slice: &[BatchRecord]| slice.iter().map(|b| b.loss).sum::<f64>() / slice.len() as f64;
+    let first = mean(&batches[..10]);
+    let last = mean(&batches[batches.len() - 10..]);
+    assert!(last < first * 0.7, "loss went from {first:.3} to {last:.3}");
+    assert_eq!(test_accuracy.len(), 2);
+    assert!(
+        test_accuracy[1] > 0.5,
+        "test accuracy {test_accuracy:?} (chance is 0.1)"
+    );
+    for batch in &batches {
+        assert!(batch.images_per_second > 0.0 && batch.images == 64 || batch.batch == 62);
+    }
+    let _ = handle.thread.join();
+}
+
+/// CPU seconds this process uses over `wall`.
+fn cpu_over(wall: Duration) -> f64 {
+    let mut sampler = ProcessSampler::new();
+    std::thread::sleep(wall);
+    sampler.sample().cpu_percent / 100.0 * wall.as_secs_f64()
+}
+
+#[test]
+fn commands_pause_save_reconfigure_resume_and_stop() {
+    let runs = tempfile::tempdir().expect("temp dir");
+    let mut config = small_config(runs.path());
+    config.training.schedule = Schedule::Constant;
+    config.training.epochs = 5;
+    let mut handle = start(config.clone(), false, None);
+    let Event::Ready(info) = until(&mut handle, MINUTE, |e| matches!(e, Event::Ready(_))) else {
+        unreachable!()
+    };
+    assert_eq!(info.batches_per_epoch, 10);
+    assert_eq!(info.summary.len(), 21);
+    // Ready waits for Start: no batch arrives on its own.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(handle.events.try_recv().is_err());
+
+    handle.commands.send(Command::Start).expect("send");
+    until(&mut handle, MINUTE, |e| matches!(e, Event::Batch(_)));
+    handle.commands.send(Command::Pause).expect("send");
+    until(&mut handle, MINUTE, |e| {
+        matches!(
+            e,
+            Event::Paused {
+                reason: PauseReason::Requested
+            }
+        )
+    });
+    // Paused: no batches, and (next to) no CPU.
+    let cpu = cpu_over(Duration::from_millis(1500));
+    assert!(cpu < 0.15, "used {cpu:.3} CPU seconds while paused");
+    assert!(
+        handle.events.try_recv().is_err(),
+        "an event arrived while paused"
+    );
+
+    // Save while paused.
+    handle.commands.send(Command::Save).expect("send");
+    let Event::Checkpointed { path, reason } = until(&mut handle, MINUTE, |e| {
+        matches!(e, Event::Checkpointed { .. })
+    }) else {
+        unreachable!()
+    };
+    assert_eq!(reason, SaveReason::Requested);
+    assert!(path.is_file());
+    assert!(path.starts_with(&info.run_dir));
+
+    // A live change applies at the next batch.
+    let mut settings = config.live();
+    settings.learning_rate = 0.0123;
+    handle
+        .commands
+        .send(Command::Reconfigure(settings.clone()))
+        .expect("send");
+    handle.commands.send(Command::Resume).expect("send");
+    until(&mut handle, MINUTE, |e| {
+        matches!(e, Event::Reconfigured { .. })
+    });
+    until(&mut handle, MINUTE, |e| matches!(e, Event::Resumed));
+    let Event::Batch(batch) = until(&mut handle, MINUTE, |e| matches!(e, Event::Batch(_))) else {
+        unreachable!()
+    };
+    assert_eq!(batch.learning_rate, 0.0123);
+
+    handle.commands.send(Command::Stop).expect("send");
+    let Event::Checkpointed { path, reason } = until(&mut handle, MINUTE, |e| {
+        matches!(e, Event::Checkpointed { .. })
+    }) else {
+        unreachable!()
+    };
+    assert_eq!(reason, SaveReason::Stop);
+    let saved = Checkpoint::read(&path).expect("the stop checkpoint reads back");
+    assert_eq!(saved.meta.config.training.learning_rate, 0.0123);
+    assert!(matches!(
+        next(&mut handle, MINUTE),
+        Event::Finished {
+            reason: FinishReason::Stopped
+        }
+    ));
+    handle.thread.join().expect("worker thread ends");
+    assert!(info.run_dir.join("config.toml").is_file());
+}
+
+#[test]
+fn checkpoint_weights_round_trip_bit_for_bit() {
+    let device = burn::tensor::Device::libtorch().autodiff();
+    let config = AlexNetConfig {
+        resize: 65,
+        dropout: 0.5,
+    };
+    let model = config.init(&device);
+    let bytes = checkpoint::model_to_bytes(&model).expect("serialize");
+    let fresh = config.init(&device);
+    let loaded = checkpoint::model_from_bytes(fresh, bytes).expect("load");
+    let before = model.torch_named_tensors();
+    let after = loaded.torch_named_tensors();
+    assert_eq!(before.len(), 16);
+    for ((name, shape, a), (name2, shape2, b)) in before.iter().zip(&after) {
+        assert_eq!((name, shape), (name2, shape2));
+        let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(same, "{name} differs after the round trip");
+    }
+    // A different input size is a clear error, not a panic.
+    let other = AlexNetConfig {
+        resize: 96,
+        dropout: 0.5,
+    }
+    .init(&device);
+    let bytes = checkpoint::model_to_bytes(&model).expect("serialize");
+    let error = checkpoint::model_from_bytes(other, bytes).expect_err("shape mismatch");
+    assert!(error.contains("do not fit"), "{error}");
+}
+
+#[test]
+fn a_stopped_and_resumed_run_continues_with_the_same_next_batch() {
+    let runs = tempfile::tempdir().expect("temp dir");
+    let mut config = small_config(runs.path());
+    config.training.flip = true;
+    config.training.epochs = 2;
+
+    // The uninterrupted run.
+    let mut full = start(config.clone(), true, None);
+    let mut uninterrupted: Vec<BatchRecord> = Vec::new();
+    loop {
+        match next(&mut full, 5 * MINUTE) {
+            Event::Batch(batch) => uninterrupted.push(batch),
+            Event::Finished { .. } => break,
+            _ => {}
+        }
+    }
+    let _ = full.thread.join();
+
+    // The same run, stopped after a few batches...
+    let mut first = start(config.clone(), true, None);
+    let mut seen = 0;
+    let stop_path = loop {
+        match next(&mut first, 5 * MINUTE) {
+            Event::Batch(_) => {
+                seen += 1;
+                if seen == 4 {
+                    first.commands.send(Command::Stop).expect("send");
+                }
+            }
+            Event::Checkpointed {
+                path,
+                reason: SaveReason::Stop,
+            } => break path,
+            _ => {}
+        }
+    };
+    let _ = first.thread.join();
+    // ...and resumed through the same path as `--resume`.
+    let (path, checkpoint) =
+        session::load_resume(&stop_path.display().to_string(), &config).expect("resume");
+    let (epoch, batch) = (checkpoint.meta.epoch, checkpoint.meta.batch);
+    let history_len = checkpoint.meta.history.batches.len();
+    assert_eq!(history_len, batch);
+    let mut resumed = start(config.clone(), true, Some((path, checkpoint)));
+    let Event::Ready(info) = until(&mut resumed, MINUTE, |e| matches!(e, Event::Ready(_))) else {
+        unreachable!()
+    };
+    assert_eq!(info.position, (epoch, batch));
+    assert_eq!(info.history.batches[..], uninterrupted[..history_len]);
+    let Event::Batch(next_batch) = until(&mut resumed, MINUTE, |e| matches!(e, Event::Batch(_)))
+    else {
+        unreachable!()
+    };
+    let expected = uninterrupted[batch];
+    assert_eq!(
+        (next_batch.epoch, next_batch.batch),
+        (expected.epoch, expected.batch)
+    );
+    assert_eq!(next_batch.step, expected.step);
+    assert_eq!(next_batch.learning_rate, expected.learning_rate);
+    assert!(
+        (next_batch.loss - expected.loss).abs() < 1e-5,
+        "resumed loss {} vs uninterrupted {}",
+        next_batch.loss,
+        expected.loss
+    );
+    assert_eq!(next_batch.accuracy, expected.accuracy);
+    resumed.commands.send(Command::Stop).expect("send");
+    until(&mut resumed, MINUTE, |e| {
+        matches!(e, Event::Finished { .. })
+    });
+}
+
+#[test]
+fn a_non_finite_loss_pauses_and_never_overwrites_a_good_checkpoint() {
+    let runs = tempfile::tempdir().expect("temp dir");
+    let mut config = small_config(runs.path());
+    config.training.learning_rate = 10.0;
+    config.training.momentum = 0.9;
+    config.training.schedule = Schedule::Constant;
+    config.training.epochs = 20;
+    let mut handle = start(config, true, None);
+    let event = until(&mut handle, 5 * MINUTE, |e| {
+        matches!(e, Event::Paused { .. } | Event::Epoch(_))
+    });
+    let Event::Paused {
+        reason: PauseReason::NonFiniteLoss {
+            loss,
+            learning_rate,
+        },
+    } = event
+    else {
+        panic!("expected a pause on a non-finite loss, got {event:?}");
+    };
+    assert!(!loss.is_finite());
+    assert_eq!(learning_rate, 10.0);
+    handle.commands.send(Command::Save).expect("send");
+    let Event::Warning { message } =
+        until(&mut handle, MINUTE, |e| matches!(e, Event::Warning { .. }))
+    else {
+        unreachable!()
+    };
+    assert!(message.contains("not saving"), "{message}");
+    handle.commands.send(Command::Stop).expect("send");
+    until(&mut handle, MINUTE, |e| matches!(e, Event::Finished { .. }));
+    let run = std::fs::read_dir(runs.path())
+        .expect("runs")
+        .next()
+        .expect("a run")
+        .expect("entry");
+    assert!(checkpoint::list(&run.path().join("checkpoints")).is_empty());
+}
+
+#[test]
+fn resume_refuses_corrupt_and_incompatible_checkpoints() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = small_config(dir.path());
+    let path = dir.path().join("bad.ckpt");
+    std::fs::write(&path, b"ALEXNET-TUI-CKPT\x01\x00\x00\x00garbage").expect("write");
+    let error = session::load_resume(&path.display().to_string(), &config).expect_err("corrupt");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}: the checkpoint is truncated or corrupt (checksum mismatch)",
+            path.display()
+        )
+    );
+
+    let mut other = config.clone();
+    other.model.resize = 96;
+    let checkpoint = Checkpoint {
+        meta: checkpoint::CheckpointMeta {
+            run_id: "r".into(),
+            config: other,
+            epoch: 0,
+            batch: 0,
+            step: 0,
+            history: Default::default(),
+            epoch_totals: Default::default(),
+            test_accuracy: None,
+            saved_at_unix: 0,
+        },
+        model: Vec::new(),
+        optimizer: Vec::new(),
+    };
+    let path = dir.path().join("other.ckpt");
+    checkpoint.write(&path).expect("write");
+    let error =
+        session::load_resume(&path.display().to_string(), &config).expect_err("incompatible");
+    assert_eq!(error.exit_code(), 2);
+    assert!(
+        error.to_string().ends_with("cannot resume: the checkpoint was trained with model.resize = 96, the config says 65. Set it back in the config, or start a new run"),
+        "{error}"
+    );
+    let error = session::load_resume("latest", &config).expect_err("no runs");
+    assert!(error.to_string().contains("--resume latest"), "{error}");
+}

@@ -1,0 +1,473 @@
+//! The dashboard without a terminal: keys to actions to state, config reloads, and named
+//! snapshots of every state rendered on ratatui's TestBackend (times masked).
+
+#![allow(deprecated)] // burn-tch's device constructor.
+
+use std::path::{Path, PathBuf};
+
+use alexnet_tui::config::Config;
+use alexnet_tui::model::{AlexNetConfig, summarize};
+use alexnet_tui::train::metrics::{BatchRecord, EpochRecord, Evaluation, History};
+use alexnet_tui::train::{Command, Event, FinishReason, PauseReason, ReadyInfo, SaveReason};
+use alexnet_tui::tui::app::{Action, App, Confirm, Effect, Msg, Phase, ProcessStats};
+use alexnet_tui::tui::ui;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn config() -> Config {
+    let mut config = Config::default();
+    config.model.resize = 67;
+    config.training.epochs = 3;
+    config
+}
+
+fn ready_info(config: &Config, history: History) -> ReadyInfo {
+    let device = burn::tensor::Device::libtorch();
+    let model = AlexNetConfig {
+        resize: config.model.resize,
+        dropout: 0.5,
+    }
+    .init(&device);
+    ReadyInfo {
+        run_id: "20261129-101500".into(),
+        run_dir: PathBuf::from("runs/20261129-101500"),
+        device: "CPU (libtorch)".into(),
+        threads: 2,
+        summary: summarize(&model, config.model.resize, &device),
+        train_images: 60_000,
+        test_images: 10_000,
+        data_source: PathBuf::from("/usr/share/datasets/fashion-mnist"),
+        batches_per_epoch: 469,
+        position: (0, 0),
+        history,
+        resumed_from: None,
+    }
+}
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl_c() -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL))
+}
+
+fn batch(epoch: usize, index: usize, loss: f64) -> BatchRecord {
+    BatchRecord {
+        epoch,
+        batch: index,
+        batches_per_epoch: 469,
+        step: (epoch * 469 + index) as u64,
+        images: 128,
+        loss,
+        accuracy: 1.0 - loss / 3.0,
+        learning_rate: 0.05,
+        images_per_second: 180.0 + (index % 7) as f64,
+        seconds: 0.7,
+    }
+}
+
+fn epoch(index: usize, test_accuracy: f64) -> EpochRecord {
+    let mut confusion = [[0u32; 10]; 10];
+    for (class, row) in confusion.iter_mut().enumerate() {
+        row[class] = (test_accuracy * 1000.0) as u32;
+        row[(class + 1) % 10] = 1000 - row[class];
+    }
+    EpochRecord {
+        epoch: index,
+        train_loss: 1.0 / (index as f64 + 1.5),
+        train_accuracy: test_accuracy - 0.02,
+        test: Evaluation {
+            accuracy: test_accuracy,
+            loss: 0.4,
+            images: 10_000,
+            confusion,
+            seconds: 20.0,
+        },
+        images_per_second: 182.0,
+        elapsed_seconds: 330.0 * (index as f64 + 1.0),
+    }
+}
+
+fn ready_app() -> App {
+    let config = config();
+    let mut app = App::new(config.clone());
+    app.update(Msg::Worker(Event::Status {
+        message: "loading Fashion-MNIST".into(),
+    }));
+    app.update(Msg::Worker(Event::Ready(Box::new(ready_info(
+        &config,
+        History::default(),
+    )))));
+    app.update(Msg::Tick(ProcessStats {
+        cpu_percent: 198.0,
+        resident_bytes: 1_900_000_000,
+        peak_resident_bytes: 2_100_000_000,
+    }));
+    app
+}
+
+fn training_app() -> App {
+    let mut app = ready_app();
+    assert_eq!(
+        app.update(key(KeyCode::Char('s'))),
+        vec![Effect::Send(Command::Start)]
+    );
+    app.update(Msg::Worker(Event::Started { epoch: 0, batch: 0 }));
+    for e in 0..2 {
+        for i in 0..469 {
+            let loss =
+                2.3 * (-((e * 469 + i) as f64) / 300.0).exp() + 0.3 + 0.1 * ((i % 5) as f64 / 5.0);
+            app.update(Msg::Worker(Event::Batch(batch(e, i, loss))));
+        }
+        app.update(Msg::Worker(Event::Evaluating { epoch: e }));
+        app.update(Msg::Worker(Event::Epoch(Box::new(epoch(
+            e,
+            0.84 + 0.03 * e as f64,
+        )))));
+    }
+    for i in 0..100 {
+        app.update(Msg::Worker(Event::Batch(batch(2, i, 0.35))));
+    }
+    app.update(Msg::Worker(Event::Checkpointed {
+        path: PathBuf::from(
+            "runs/20261129-101500/checkpoints/step-000000938-epoch-003-batch-00000.ckpt",
+        ),
+        reason: SaveReason::EpochEnd,
+    }));
+    // Freeze the clock so that the header is the same on every run.
+    app.elapsed_before = 745.0;
+    app.running_since = None;
+    app
+}
+
+fn render(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal.draw(|frame| ui::draw(app, frame)).expect("draw");
+    let buffer = terminal.backend().buffer().clone();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+macro_rules! snapshot {
+    ($name:expr, $text:expr) => {
+        insta::with_settings!({
+            filters => vec![
+                (r"\d\d:\d\d:\d\d ", "[clock] "),
+                (r"elapsed \S+", "elapsed [time]"),
+            ],
+        }, {
+            insta::assert_snapshot!($name, $text);
+        });
+    };
+}
+
+#[test]
+fn renders_ready() {
+    let app = ready_app();
+    let screen = render(&app, 120, 36);
+    assert!(screen.contains("Ready"));
+    assert!(screen.contains("Press s to start"));
+    snapshot!("ready", screen);
+}
+
+#[test]
+fn renders_training_with_history() {
+    let app = training_app();
+    let screen = render(&app, 120, 36);
+    assert!(screen.contains("Training"));
+    assert!(screen.contains("best test 0.8700 (epoch 2)"));
+    assert!(screen.contains("epoch 3/3 batch 100/469"));
+    snapshot!("training", screen);
+}
+
+#[test]
+fn renders_paused_on_a_non_finite_loss() {
+    let mut app = training_app();
+    app.update(Msg::Worker(Event::Paused {
+        reason: PauseReason::NonFiniteLoss {
+            loss: f64::NAN,
+            learning_rate: 3.0,
+        },
+    }));
+    let screen = render(&app, 120, 36);
+    assert!(screen.contains("Paused"));
+    assert!(screen.contains("lower the learning rate"));
+    snapshot!("paused_nan", screen);
+}
+
+#[test]
+fn renders_finished() {
+    let mut app = training_app();
+    app.update(Msg::Worker(Event::Finished {
+        reason: FinishReason::TargetReached,
+    }));
+    let screen = render(&app, 120, 36);
+    assert!(screen.contains("Finished"));
+    assert!(screen.contains("target accuracy reached"));
+    snapshot!("finished", screen);
+}
+
+#[test]
+fn renders_failed() {
+    let mut app = ready_app();
+    app.update(Msg::Worker(Event::Failed {
+        message: "data/train-images-idx3-ubyte: checksum mismatch".into(),
+    }));
+    let screen = render(&app, 120, 36);
+    assert!(screen.contains("Failed"));
+    assert!(screen.contains("checksum mismatch"));
+    snapshot!("failed", screen);
+}
+
+#[test]
+fn renders_a_notice_when_the_terminal_is_too_small() {
+    let app = training_app();
+    let screen = render(&app, 60, 20);
+    assert!(screen.contains("too small"));
+    assert!(screen.contains("60x20"));
+    snapshot!("too_small", screen);
+    // Exactly the minimum lays out the dashboard.
+    let screen = render(&app, ui::MIN_WIDTH, ui::MIN_HEIGHT);
+    assert!(!screen.contains("too small"));
+    assert!(screen.contains("Training loss"));
+}
+
+#[test]
+fn renders_help_and_confirmation_overlays() {
+    let mut app = training_app();
+    app.update(key(KeyCode::Char('?')));
+    assert!(render(&app, 120, 36).contains("this help"));
+    app.update(key(KeyCode::Esc));
+    assert!(!app.help);
+    app.update(key(KeyCode::Char('x')));
+    assert!(render(&app, 120, 36).contains("Stop training? A checkpoint is saved first."));
+}
+
+#[test]
+fn keys_map_to_actions_per_state() {
+    let app = ready_app();
+    let k = |code| KeyEvent::new(code, KeyModifiers::NONE);
+    assert_eq!(app.action_for(k(KeyCode::Char('s'))), Some(Action::Start));
+    assert_eq!(
+        app.action_for(k(KeyCode::Char('p'))),
+        Some(Action::TogglePause)
+    );
+    assert_eq!(
+        app.action_for(k(KeyCode::Char(' '))),
+        Some(Action::TogglePause)
+    );
+    assert_eq!(app.action_for(k(KeyCode::Char('c'))), Some(Action::Save));
+    assert_eq!(app.action_for(k(KeyCode::Char('x'))), Some(Action::Stop));
+    assert_eq!(app.action_for(k(KeyCode::Char('q'))), Some(Action::Quit));
+    assert_eq!(
+        app.action_for(k(KeyCode::Char('?'))),
+        Some(Action::ToggleHelp)
+    );
+    assert_eq!(app.action_for(k(KeyCode::Char('z'))), None);
+    assert_eq!(
+        app.action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        Some(Action::Interrupt)
+    );
+}
+
+#[test]
+fn pause_and_resume_follow_the_worker() {
+    let mut app = training_app();
+    assert_eq!(
+        app.update(key(KeyCode::Char('p'))),
+        vec![Effect::Send(Command::Pause)]
+    );
+    // The state changes when the worker confirms, not before.
+    assert_eq!(app.phase, Phase::Training);
+    app.update(Msg::Worker(Event::Paused {
+        reason: PauseReason::Requested,
+    }));
+    assert_eq!(app.phase, Phase::Paused(PauseReason::Requested));
+    assert_eq!(
+        app.update(key(KeyCode::Char(' '))),
+        vec![Effect::Send(Command::Resume)]
+    );
+    app.update(Msg::Worker(Event::Resumed));
+    assert_eq!(app.phase, Phase::Training);
+}
+
+#[test]
+fn save_sends_save_only_while_running() {
+    let mut app = ready_app();
+    assert!(app.update(key(KeyCode::Char('c'))).is_empty());
+    let mut app = training_app();
+    assert_eq!(
+        app.update(key(KeyCode::Char('c'))),
+        vec![Effect::Send(Command::Save)]
+    );
+}
+
+#[test]
+fn stop_asks_first_and_no_cancels() {
+    let mut app = training_app();
+    assert!(app.update(key(KeyCode::Char('x'))).is_empty());
+    assert_eq!(app.confirm, Some(Confirm::Stop));
+    // While asking, other keys do nothing.
+    assert!(app.update(key(KeyCode::Char('p'))).is_empty());
+    assert!(app.update(key(KeyCode::Char('n'))).is_empty());
+    assert_eq!(app.confirm, None);
+    assert_eq!(app.phase, Phase::Training);
+    app.update(key(KeyCode::Char('x')));
+    assert_eq!(
+        app.update(key(KeyCode::Char('y'))),
+        vec![Effect::Send(Command::Stop)]
+    );
+    assert_eq!(app.phase, Phase::Stopping);
+    assert!(!app.quit_when_finished);
+    // Stopped: the dashboard stays open with the results.
+    assert!(
+        app.update(Msg::Worker(Event::Finished {
+            reason: FinishReason::Stopped
+        }))
+        .is_empty()
+    );
+    assert_eq!(app.phase, Phase::Finished(FinishReason::Stopped));
+}
+
+#[test]
+fn quit_while_training_asks_saves_and_quits_after_the_worker_finishes() {
+    let mut app = training_app();
+    assert!(app.update(key(KeyCode::Char('q'))).is_empty());
+    assert_eq!(app.confirm, Some(Confirm::Quit));
+    assert_eq!(
+        app.update(key(KeyCode::Char('y'))),
+        vec![Effect::Send(Command::Stop)]
+    );
+    assert!(app.quit_when_finished);
+    assert!(
+        app.update(Msg::Worker(Event::Checkpointed {
+            path: PathBuf::from("x.ckpt"),
+            reason: SaveReason::Stop
+        }))
+        .is_empty()
+    );
+    assert_eq!(
+        app.update(Msg::Worker(Event::Finished {
+            reason: FinishReason::Stopped
+        })),
+        vec![Effect::Quit]
+    );
+}
+
+#[test]
+fn quit_when_idle_does_not_ask() {
+    let mut app = ready_app();
+    assert_eq!(
+        app.update(key(KeyCode::Char('q'))),
+        vec![Effect::Send(Command::Stop), Effect::Quit]
+    );
+    let mut app = training_app();
+    app.update(Msg::Worker(Event::Finished {
+        reason: FinishReason::Completed,
+    }));
+    assert_eq!(app.update(key(KeyCode::Char('q'))), vec![Effect::Quit]);
+}
+
+#[test]
+fn ctrl_c_stops_saves_and_quits_without_asking() {
+    let mut app = training_app();
+    assert_eq!(app.update(ctrl_c()), vec![Effect::Send(Command::Stop)]);
+    assert_eq!(app.phase, Phase::Stopping);
+    assert_eq!(
+        app.update(Msg::Worker(Event::Finished {
+            reason: FinishReason::Stopped
+        })),
+        vec![Effect::Quit]
+    );
+    // Even with a question open.
+    let mut app = training_app();
+    app.update(key(KeyCode::Char('x')));
+    assert_eq!(app.update(ctrl_c()), vec![Effect::Send(Command::Stop)]);
+    assert_eq!(app.confirm, None);
+}
+
+#[test]
+fn a_worker_failure_is_shown_and_a_vanished_worker_too() {
+    let mut app = training_app();
+    app.update(Msg::WorkerGone);
+    assert!(matches!(app.phase, Phase::Failed(_)));
+}
+
+#[test]
+fn resumed_history_is_drawn_at_once() {
+    let config = config();
+    let mut history = History::default();
+    for i in (0..469).step_by(10) {
+        history.batches.push(batch(0, i, 1.0));
+    }
+    history.epochs.push(epoch(0, 0.8));
+    history.elapsed_seconds = 400.0;
+    let mut info = ready_info(&config, history);
+    info.position = (1, 0);
+    info.resumed_from = Some(PathBuf::from("runs/x/checkpoints/a.ckpt"));
+    let mut app = App::new(config);
+    app.update(Msg::Worker(Event::Ready(Box::new(info))));
+    assert_eq!(app.batch_loss.len(), 47);
+    assert_eq!(app.epochs.len(), 1);
+    assert_eq!(app.position(), (1, 0));
+    assert!(app.elapsed_seconds() >= 400.0);
+    let screen = render(&app, 120, 36);
+    assert!(screen.contains("best test 0.8000 (epoch 1)"));
+}
+
+fn reload(text: &str) -> Msg {
+    Msg::Reload(Config::parse(text, Path::new("config.toml"), None))
+}
+
+#[test]
+fn a_live_edit_is_sent_to_the_worker_and_listed() {
+    let mut app = training_app();
+    let effects = app.update(reload(
+        "[model]\nresize = 67\n[training]\nepochs = 3\nlearning_rate = 0.02\n",
+    ));
+    let mut expected = app.config.live();
+    expected.learning_rate = 0.02;
+    assert_eq!(effects, vec![Effect::Send(Command::Reconfigure(expected))]);
+    assert_eq!(app.config.training.learning_rate, 0.02);
+    let last = &app.messages.back().expect("a message").text;
+    assert_eq!(
+        last,
+        "applied at the next batch: training.learning_rate: 0.05 -> 0.02"
+    );
+    assert!(render(&app, 120, 36).contains("learning rate 0.02"));
+}
+
+#[test]
+fn a_restart_only_edit_is_shown_as_pending() {
+    let mut app = training_app();
+    let effects = app.update(reload("[model]\nresize = 96\n[training]\nepochs = 3\n"));
+    assert!(effects.is_empty());
+    assert_eq!(app.config.model.resize, 67);
+    assert_eq!(app.pending.len(), 1);
+    assert_eq!(app.pending[0].key, "model.resize");
+    assert!(render(&app, 120, 36).contains("resize 67 (next start: 96)"));
+}
+
+#[test]
+fn an_invalid_edit_is_rejected_with_its_line_and_the_old_values_stay() {
+    let mut app = training_app();
+    let effects = app.update(reload(
+        "[model]\nresize = 67\n[training]\nlearning_rate = -1\n",
+    ));
+    assert!(effects.is_empty());
+    assert_eq!(app.config.training.learning_rate, 0.05);
+    let last = &app.messages.back().expect("a message").text;
+    assert_eq!(
+        last,
+        "config.toml not applied, keeping the old values: config.toml:4: training.learning_rate: must be above 0 and at most 10, got -1"
+    );
+}
