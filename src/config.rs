@@ -67,6 +67,16 @@ pub enum Schedule {
     Cosine,
 }
 
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Schedule::Constant => "constant",
+            Schedule::OneCycle => "one-cycle",
+            Schedule::Cosine => "cosine",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainingConfig {
@@ -298,7 +308,7 @@ impl Config {
         let table: toml::Table = toml::from_str(text)
             .map_err(|error| error_at(error.span(), None, clean_toml_message(error.message())))?;
         let _typed: Config = toml::from_str(text).map_err(|error| {
-            let key = unknown_field(error.message()).or_else(|| key_at(text, error.span()));
+            let key = key_at(text, error.span()).or_else(|| unknown_field(error.message()));
             error_at(error.span(), key, clean_toml_message(error.message()))
         })?;
 

@@ -527,7 +527,7 @@ impl App {
         self.note(
             Level::Info,
             format!(
-                "ready: {} training and {} test images from {}. Press s to start",
+                "ready: {} training and {} test images from {}",
                 info.train_images,
                 info.test_images,
                 info.data_source.display()

@@ -7,7 +7,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::Span;
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
 
-use crate::tui::app::App;
+use crate::tui::app::{App, Phase};
 use crate::tui::theme;
 
 /// The x range: the planned epochs, or further if the history already goes beyond.
@@ -44,7 +44,9 @@ fn thin(points: &[(f64, f64)], limit: usize) -> Vec<(f64, f64)> {
 
 fn empty(frame: &mut Frame, area: Rect, block: Block, text: &str) {
     frame.render_widget(
-        Paragraph::new(Span::styled(text.to_string(), theme::DIM)).block(block),
+        Paragraph::new(Span::styled(text.to_string(), theme::DIM))
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(block),
         area,
     );
 }
@@ -58,7 +60,12 @@ pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
             theme::DIM,
         ));
     if app.batch_loss.is_empty() {
-        empty(frame, area, block, "no batches yet");
+        let text = match &app.phase {
+            Phase::Ready => "Ready. Press s to start training.".to_string(),
+            Phase::Preparing(what) => format!("{what}..."),
+            _ => "no batches yet".to_string(),
+        };
+        empty(frame, area, block, &text);
         return;
     }
     let limit = (area.width as usize).saturating_mul(2).max(16);

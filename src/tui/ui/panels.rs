@@ -95,7 +95,7 @@ pub fn throughput(app: &App, frame: &mut Frame, area: Rect) {
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let [text_area, spark_area] =
-        Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(inner);
+        Layout::vertical([Constraint::Length(6), Constraint::Min(0)]).areas(inner);
     let now = app.images_per_second_now();
     let average = app.images_per_second_average();
     let per_batch = app.last_batch.map(|b| b.seconds);
@@ -103,22 +103,22 @@ pub fn throughput(app: &App, frame: &mut Frame, area: Rect) {
     let (epoch_eta, run_eta) = etas(app);
     let lines = vec![
         Line::from(vec![
-            Span::raw("images/s "),
-            Span::styled(fmt(now, ""), theme::TITLE),
-            Span::raw(format!(" now, {} average", fmt(average, ""))),
+            Span::styled(format!("{:>7}", fmt(now, "")), theme::TITLE),
+            Span::raw(" images/s now"),
         ]),
+        Line::from(format!("{:>7} images/s average", fmt(average, ""))),
         Line::from(format!(
-            "{} per batch of {}",
+            "{:>7} per batch of {}",
             fmt(per_batch, " s"),
             app.config.training.batch_size
         )),
         Line::from(format!("ETA epoch {epoch_eta}, run {run_eta}")),
         Line::from(format!(
-            "CPU {:.0}%  memory {} (peak {})",
+            "CPU {:.0}%  RSS {}",
             app.stats.cpu_percent,
-            format_bytes(app.stats.resident_bytes),
-            format_bytes(app.stats.peak_resident_bytes)
+            format_bytes(app.stats.resident_bytes)
         )),
+        Line::from(format!("peak RSS {}", format_bytes(app.stats.peak_resident_bytes))),
     ];
     frame.render_widget(Paragraph::new(lines), text_area);
     let data: Vec<u64> = app
@@ -198,26 +198,39 @@ pub fn progress(app: &App, frame: &mut Frame, area: Rect) {
 pub fn messages(app: &App, frame: &mut Frame, area: Rect) {
     let outer = block("Messages");
     let inner = outer.inner(area);
-    let visible = inner.height as usize;
-    let lines: Vec<Line> = app
-        .messages
-        .iter()
-        .rev()
-        .take(visible)
-        .rev()
-        .map(|message| {
-            let style = match message.level {
-                Level::Info => Style::default(),
-                Level::Warning => theme::WARNING,
-                Level::Error => theme::ERROR,
-            };
-            Line::from(vec![
-                Span::styled(format_clock(message.elapsed.as_secs()), theme::DIM),
-                Span::styled(message.text.clone(), style),
-            ])
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines).block(outer), area);
+    let width = (inner.width as usize).max(10);
+    // Wrapped by hand so that the newest lines are the ones that stay visible.
+    let mut rows: Vec<Line> = Vec::new();
+    for message in app.messages.iter().rev() {
+        if rows.len() >= inner.height as usize {
+            break;
+        }
+        let style = match message.level {
+            Level::Info => Style::default(),
+            Level::Warning => theme::WARNING,
+            Level::Error => theme::ERROR,
+        };
+        let clock = format_clock(message.elapsed.as_secs());
+        let text: Vec<char> = message.text.chars().collect();
+        let first_width = width.saturating_sub(clock.len()).max(1);
+        let mut pieces = vec![Line::from(vec![
+            Span::styled(clock.clone(), theme::DIM),
+            Span::styled(text.iter().take(first_width).collect::<String>(), style),
+        ])];
+        let indent = " ".repeat(clock.len());
+        for chunk in text.get(first_width..).unwrap_or_default().chunks(first_width) {
+            pieces.push(Line::from(vec![
+                Span::raw(indent.clone()),
+                Span::styled(chunk.iter().collect::<String>(), style),
+            ]));
+        }
+        for piece in pieces.into_iter().rev() {
+            rows.push(piece);
+        }
+    }
+    rows.truncate(inner.height as usize);
+    rows.reverse();
+    frame.render_widget(Paragraph::new(rows).block(outer), area);
 }
 
 fn format_clock(seconds: u64) -> String {
@@ -294,7 +307,7 @@ pub fn settings(app: &App, frame: &mut Frame, area: Rect) {
             current_lr.map_or(String::new(), |lr| format!(" (now {lr:.5})"))
         )),
         Line::from(format!(
-            "schedule {:?}{}",
+            "schedule {}{}",
             t.schedule,
             pending("training.schedule")
         )),
