@@ -104,7 +104,10 @@ const EXPECTED: &[(&str, &str)] = &[
         "resize_too_small.toml",
         "resize_too_small.toml:2: model.resize: must be between 65 and 1024, got 64: 65 is the smallest input for which the third max-pool still has a 3x3 map",
     ),
-    ("syntax_error.toml", "syntax_error.toml:3: extra `=`, expected nothing"),
+    (
+        "syntax_error.toml",
+        "syntax_error.toml:3: extra `=`, expected nothing",
+    ),
     (
         "unknown_key.toml",
         "unknown_key.toml:3: training.learnin_rate: unknown field `learnin_rate`, expected one of `epochs`, `batch_size`, `learning_rate`, `schedule`, `warmup_fraction`, `momentum`, `nesterov`, `weight_decay`, `label_smoothing`, `flip`, `normalize`, `seed`, `target_accuracy`, `device`, `threads`, `log_every`, `eval_batch_size`",

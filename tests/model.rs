@@ -49,7 +49,7 @@ fn the_224_shape_table_is_the_notebooks_line_by_line() {
             let shape: Vec<String> = row.output_shape.iter().map(ToString::to_string).collect();
             format!(
                 "{} output shape: \t\t torch.Size([{}])\n",
-                row.name.replace("ReLU", "ReLU"),
+                row.name,
                 shape.join(", ")
             )
         })

@@ -81,7 +81,9 @@ const MINUTE: Duration = Duration::from_secs(60);
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[test]
@@ -299,7 +301,17 @@ fn a_stopped_and_resumed_run_continues_with_the_same_next_batch() {
     };
     assert_eq!(info.position, (epoch, batch));
     // The same batches, losses and learning rates (timings differ, of course).
-    let trained = |b: &BatchRecord| (b.epoch, b.batch, b.step, b.images, b.loss, b.accuracy, b.learning_rate);
+    let trained = |b: &BatchRecord| {
+        (
+            b.epoch,
+            b.batch,
+            b.step,
+            b.images,
+            b.loss,
+            b.accuracy,
+            b.learning_rate,
+        )
+    };
     let restored: Vec<_> = info.history.batches.iter().map(trained).collect();
     let original: Vec<_> = uninterrupted[..history_len].iter().map(trained).collect();
     assert_eq!(restored, original);

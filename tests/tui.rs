@@ -425,7 +425,11 @@ fn resumed_history_is_drawn_at_once() {
 }
 
 fn reload(text: &str) -> Msg {
-    Msg::Reload(Config::parse(text, Path::new("config.toml"), None))
+    Msg::Reload(Box::new(Config::parse(
+        text,
+        Path::new("config.toml"),
+        None,
+    )))
 }
 
 #[test]

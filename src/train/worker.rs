@@ -543,7 +543,10 @@ impl Trainer {
         };
         self.step += 1;
         self.batch += 1;
-        if self.step % self.config.training.log_every as u64 == 0 {
+        if self
+            .step
+            .is_multiple_of(self.config.training.log_every as u64)
+        {
             self.history.batches.push(record);
         }
         if !self.emit(Event::Batch(record)) {

@@ -83,7 +83,7 @@ pub enum Msg {
     Worker(Event),
     /// The worker's channel closed.
     WorkerGone,
-    Reload(Reload),
+    Reload(Box<Reload>),
     Resize,
     /// Once a second: the clock and process figures.
     Tick(ProcessStats),
@@ -290,7 +290,7 @@ impl App {
                 }
                 Vec::new()
             }
-            Msg::Reload(reload) => self.on_reload(reload),
+            Msg::Reload(reload) => self.on_reload(*reload),
             Msg::Resize => Vec::new(),
             Msg::Tick(stats) => {
                 self.stats = stats;

@@ -47,7 +47,7 @@ pub fn spawn_sources(
         let reload_tx = tx.clone();
         tokio::spawn(async move {
             while let Some(reload) = reloads.recv().await {
-                if reload_tx.send(Msg::Reload(reload)).is_err() {
+                if reload_tx.send(Msg::Reload(Box::new(reload))).is_err() {
                     break;
                 }
             }

@@ -24,7 +24,7 @@ fn epoch_labels(bounds: [f64; 2]) -> Vec<Span<'static>> {
         .step_by(step)
         .map(|epoch| Span::raw(epoch.to_string()))
         .collect();
-    if last % step != 0 {
+    if !last.is_multiple_of(step) {
         labels.push(Span::raw(last.to_string()));
     }
     labels

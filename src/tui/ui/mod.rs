@@ -6,7 +6,7 @@
 //! +--------------------------+----------------------+                     |
 //! | accuracy chart           | throughput           |                     |
 //! +--------------------------+----------------------+---------------------+
-//! | progress gauges + messages                      | configuration       |
+//! | epoch and run gauges, messages                  | configuration       |
 //! +-footer (keys)--------------------------------------------------------+
 //! ```
 
@@ -44,15 +44,15 @@ pub fn draw(app: &App, frame: &mut Frame) {
     let [left, right] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(46)]).areas(body);
     let [loss, middle, bottom] = Layout::vertical([
-        Constraint::Percentage(42),
-        Constraint::Percentage(33),
-        Constraint::Min(8),
+        Constraint::Percentage(40),
+        Constraint::Percentage(32),
+        Constraint::Min(6),
     ])
     .areas(left);
     let [accuracy, throughput] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(middle);
     let [progress, messages] =
-        Layout::vertical([Constraint::Length(4), Constraint::Min(0)]).areas(bottom);
+        Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(bottom);
     let [layers, settings] =
         Layout::vertical([Constraint::Length(26), Constraint::Min(0)]).areas(right);
 

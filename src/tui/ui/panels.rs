@@ -118,7 +118,10 @@ pub fn throughput(app: &App, frame: &mut Frame, area: Rect) {
             app.stats.cpu_percent,
             format_bytes(app.stats.resident_bytes)
         )),
-        Line::from(format!("peak RSS {}", format_bytes(app.stats.peak_resident_bytes))),
+        Line::from(format!(
+            "peak RSS {}",
+            format_bytes(app.stats.peak_resident_bytes)
+        )),
     ];
     frame.render_widget(Paragraph::new(lines), text_area);
     let data: Vec<u64> = app
@@ -165,11 +168,8 @@ pub fn format_bytes(bytes: u64) -> String {
 }
 
 pub fn progress(app: &App, frame: &mut Frame, area: Rect) {
-    let outer = block("Progress");
-    let inner = outer.inner(area);
-    frame.render_widget(outer, area);
     let [epoch_area, run_area] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(inner);
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let per_epoch = app.batches_per_epoch();
     let epochs = app.config.training.epochs.max(1);
     let (epoch, batch) = app.position();
@@ -218,7 +218,11 @@ pub fn messages(app: &App, frame: &mut Frame, area: Rect) {
             Span::styled(text.iter().take(first_width).collect::<String>(), style),
         ])];
         let indent = " ".repeat(clock.len());
-        for chunk in text.get(first_width..).unwrap_or_default().chunks(first_width) {
+        for chunk in text
+            .get(first_width..)
+            .unwrap_or_default()
+            .chunks(first_width)
+        {
             pieces.push(Line::from(vec![
                 Span::raw(indent.clone()),
                 Span::styled(chunk.iter().collect::<String>(), style),
