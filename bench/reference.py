@@ -32,6 +32,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--momentum", type=float, default=0.0)
+    parser.add_argument("--nesterov", action="store_true")
+    parser.add_argument("--weight-decay", type=float, default=0.0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with torch.no_grad():
@@ -40,7 +43,10 @@ def main() -> None:
     for m in net:
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.xavier_uniform_(m.weight)
-    optimizer = torch.optim.SGD(net.parameters(), lr=1e-4)
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=1e-4, momentum=args.momentum, nesterov=args.nesterov,
+        weight_decay=args.weight_decay,
+    )
     loss_fn = nn.CrossEntropyLoss()
     # The same work as ours per step: 28x28 bytes in, scaled and resized bilinearly, then the step.
     pixels = torch.randint(0, 256, (args.batch, 1, 28, 28), dtype=torch.uint8)

@@ -13,6 +13,7 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 
 use crate::cli::BenchArgs;
+use crate::config::Config;
 use crate::data::batcher::{self, Transform};
 use crate::data::fashion_mnist::{IMAGE_PIXELS, Split};
 use crate::model::AlexNetConfig;
@@ -145,7 +146,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
             repeat + 1
         );
         if args.pytorch {
-            let theirs = run_reference(resize, batch_size, threads, args)?;
+            let theirs = run_reference(&config, threads, args)?;
             pytorch.images_per_second.push(theirs);
             print!(
                 ", PyTorch {theirs:.1} images/s, ratio {:.3}",
@@ -194,20 +195,24 @@ fn torch_python() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
-fn run_reference(
-    resize: usize,
-    batch_size: usize,
-    threads: usize,
-    args: &BenchArgs,
-) -> Result<f64, Error> {
+/// Runs the PyTorch reference with the same input size, batch, threads and SGD settings.
+fn run_reference(config: &Config, threads: usize, args: &BenchArgs) -> Result<f64, Error> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/reference.py");
-    let output = std::process::Command::new(torch_python())
+    let t = &config.training;
+    let mut command = std::process::Command::new(torch_python());
+    command
         .arg(&script)
-        .args(["--resize", &resize.to_string()])
-        .args(["--batch", &batch_size.to_string()])
+        .args(["--resize", &config.model.resize.to_string()])
+        .args(["--batch", &t.batch_size.to_string()])
         .args(["--threads", &threads.to_string()])
         .args(["--steps", &args.steps.to_string()])
         .args(["--warmup", &args.warmup.to_string()])
+        .args(["--momentum", &t.momentum.to_string()])
+        .args(["--weight-decay", &t.weight_decay.to_string()]);
+    if t.nesterov {
+        command.arg("--nesterov");
+    }
+    let output = command
         .output()
         .map_err(|e| Error::Failed(format!("cannot run {}: {e}", script.display())))?;
     if !output.status.success() {

@@ -26,6 +26,34 @@ pub enum Commands {
     Summary(SummaryArgs),
     /// Measure training throughput (images/s) and peak memory, optionally against PyTorch.
     Bench(BenchArgs),
+    /// Test accuracy, per-class accuracy and the confusion matrix of a checkpoint.
+    Eval(EvalArgs),
+    /// Write a checkpoint's weights as safetensors under the notebook's nn.Sequential names.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// A checkpoint file, or "latest".
+    #[arg(long, value_name = "PATH|latest")]
+    pub checkpoint: String,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// A checkpoint file, or "latest".
+    #[arg(long, value_name = "PATH|latest")]
+    pub checkpoint: String,
+    /// The safetensors file to write.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Args, Default)]

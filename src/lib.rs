@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod headless;
+pub mod inspect;
 pub mod model;
 pub mod session;
 pub mod train;

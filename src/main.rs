@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use alexnet_tui::cli::{Cli, Commands, TrainArgs};
-use alexnet_tui::{bench, headless, session, tui};
+use alexnet_tui::{bench, headless, inspect, session, tui};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         Some(Commands::Train(args)) => train(args),
         Some(Commands::Summary(args)) => session::summary(&args),
         Some(Commands::Bench(args)) => bench::run(&args),
+        Some(Commands::Eval(args)) => inspect::eval(&args.config, &args.checkpoint, args.json),
+        Some(Commands::Export(args)) => inspect::export(&args.config, &args.checkpoint, &args.out),
     };
     match result {
         Ok(code) => code,

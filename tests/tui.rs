@@ -253,6 +253,18 @@ fn renders_help_and_confirmation_overlays() {
 }
 
 #[test]
+fn renders_per_class_results_on_v() {
+    let mut app = training_app();
+    assert!(app.update(key(KeyCode::Char('v'))).is_empty());
+    let screen = render(&app, 120, 36);
+    assert!(screen.contains("Per class, epoch 2: 87.00% of 10000"));
+    assert!(screen.contains("9 Ankle boot"));
+    snapshot!("per_class", screen);
+    app.update(key(KeyCode::Char('v')));
+    assert!(render(&app, 120, 36).contains("Layers for a 67x67 input"));
+}
+
+#[test]
 fn keys_map_to_actions_per_state() {
     let app = ready_app();
     let k = |code| KeyEvent::new(code, KeyModifiers::NONE);

@@ -47,6 +47,15 @@ impl Phase {
     }
 }
 
+/// What the right-hand panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SideView {
+    /// The layer-by-layer shape table.
+    Layers,
+    /// Per-class test accuracy and the confusion matrix of the last evaluation.
+    Classes,
+}
+
 /// A question on screen, answered with y or n.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confirm {
@@ -67,6 +76,7 @@ pub enum Action {
     Yes,
     No,
     ToggleHelp,
+    ToggleView,
 }
 
 /// What the event loop must do after an update.
@@ -118,6 +128,7 @@ pub struct App {
     pub phase: Phase,
     pub confirm: Option<Confirm>,
     pub help: bool,
+    pub side: SideView,
     /// The config training runs with (live edits applied).
     pub config: Config,
     /// Restart-only edits waiting for the next start.
@@ -154,6 +165,7 @@ impl App {
             phase: Phase::Preparing("starting".into()),
             confirm: None,
             help: false,
+            side: SideView::Layers,
             config,
             pending: Vec::new(),
             info: None,
@@ -265,6 +277,7 @@ impl App {
             KeyCode::Char('c') => Some(Action::Save),
             KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
             KeyCode::Char('?') | KeyCode::Char('h') => Some(Action::ToggleHelp),
+            KeyCode::Char('v') | KeyCode::Tab => Some(Action::ToggleView),
             _ => None,
         }
     }
@@ -303,6 +316,13 @@ impl App {
         match action {
             Action::ToggleHelp => {
                 self.help = !self.help;
+                Vec::new()
+            }
+            Action::ToggleView => {
+                self.side = match self.side {
+                    SideView::Layers => SideView::Classes,
+                    SideView::Classes => SideView::Layers,
+                };
                 Vec::new()
             }
             Action::Start => match self.phase {

@@ -19,7 +19,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{App, Confirm};
+use super::app::{App, Confirm, SideView};
 use super::theme;
 
 /// The smallest terminal the dashboard lays out in.
@@ -61,7 +61,10 @@ pub fn draw(app: &App, frame: &mut Frame) {
     panels::throughput(app, frame, throughput);
     panels::progress(app, frame, progress);
     panels::messages(app, frame, messages);
-    panels::layers(app, frame, layers);
+    match app.side {
+        SideView::Layers => panels::layers(app, frame, layers),
+        SideView::Classes => panels::classes(app, frame, layers),
+    }
     panels::settings(app, frame, settings);
 
     if app.help {
@@ -104,6 +107,10 @@ const HELP: &[(&str, &str)] = &[
     ("s / Enter", "start training (or resume when paused)"),
     ("p / Space", "pause / resume between batches"),
     ("c", "save a checkpoint now"),
+    (
+        "v / Tab",
+        "switch the right panel: layers / per-class results",
+    ),
     ("x", "stop: save a checkpoint and end the run (asks first)"),
     ("q / Esc", "quit (asks while training; saves first)"),
     ("Ctrl-C", "save a checkpoint and quit at once"),

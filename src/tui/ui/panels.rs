@@ -83,6 +83,11 @@ pub fn footer(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!(" {key} "), theme::KEY));
         spans.push(Span::raw(format!("{what} ")));
     }
+    spans.push(Span::styled(" v ", theme::KEY));
+    spans.push(Span::raw(match app.side {
+        crate::tui::app::SideView::Layers => "classes ",
+        crate::tui::app::SideView::Classes => "layers ",
+    }));
     spans.push(Span::styled(
         "  edit config.toml to change the learning rate live",
         theme::DIM,
@@ -348,4 +353,85 @@ pub fn settings(app: &App, frame: &mut Frame, area: Rect) {
         )));
     }
     frame.render_widget(Paragraph::new(lines).block(block("Configuration")), area);
+}
+
+/// Per-class test accuracy and the confusion matrix of the latest epoch, with the three largest
+/// confusions highlighted.
+pub fn classes(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(record) = app.epochs.last() else {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "per-class results appear after the first epoch's test pass",
+                theme::DIM,
+            ))
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(block("Per class")),
+            area,
+        );
+        return;
+    };
+    let evaluation = &record.test;
+    let mut confusions: Vec<(u32, usize, usize)> = Vec::new();
+    for (truth, row) in evaluation.confusion.iter().enumerate() {
+        for (predicted, &count) in row.iter().enumerate() {
+            if truth != predicted && count > 0 {
+                confusions.push((count, truth, predicted));
+            }
+        }
+    }
+    confusions.sort_unstable_by(|a, b| b.cmp(a));
+    confusions.truncate(3);
+    let highlighted = |truth: usize, predicted: usize| {
+        confusions
+            .iter()
+            .any(|&(_, t, p)| t == truth && p == predicted)
+    };
+    let mut lines = Vec::new();
+    for (class, (name, accuracy)) in crate::data::fashion_mnist::CLASS_NAMES
+        .iter()
+        .zip(evaluation.per_class_accuracy())
+        .enumerate()
+    {
+        let style = if accuracy < 0.75 {
+            theme::WARNING
+        } else {
+            Style::default()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{class} {name:<12}"), style),
+            Span::styled(format!("{:>6.1}%", accuracy * 100.0), style),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        "confusion (rows true, columns predicted)",
+        theme::DIM,
+    )));
+    let mut header = String::from("  ");
+    for class in 0..10 {
+        header.push_str(&format!("{class:>4}"));
+    }
+    lines.push(Line::from(Span::styled(header, theme::DIM)));
+    for (truth, row) in evaluation.confusion.iter().enumerate() {
+        let mut spans = vec![Span::styled(format!("{truth} "), theme::DIM)];
+        for (predicted, &count) in row.iter().enumerate() {
+            let style = if truth == predicted {
+                theme::GOOD
+            } else if highlighted(truth, predicted) {
+                theme::ERROR
+            } else if count == 0 {
+                theme::DIM
+            } else {
+                Style::default()
+            };
+            spans.push(Span::styled(format!("{count:>4}"), style));
+        }
+        lines.push(Line::from(spans));
+    }
+    let title = format!(
+        "Per class, epoch {}: {:.2}% of {}",
+        record.epoch + 1,
+        evaluation.accuracy * 100.0,
+        evaluation.images
+    );
+    frame.render_widget(Paragraph::new(lines).block(block(&title)), area);
 }
