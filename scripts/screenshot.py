@@ -13,6 +13,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf"
+# The mono face has no braille patterns (the charts' dots); DejaVu Sans has them.
+BRAILLE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 PALETTE = {
     "black": (30, 30, 30), "red": (220, 80, 70), "green": (110, 200, 90), "brown": (220, 190, 70),
     "yellow": (230, 200, 80), "blue": (90, 140, 230), "magenta": (200, 110, 210),
@@ -38,10 +40,12 @@ def main() -> None:
     source, target, cols, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     screen = pyte.Screen(cols, rows)
     stream = pyte.ByteStream(screen)
-    data = open(source, "rb").read().replace(b"\n", b"\r\n")
+    # One line per row; a trailing newline would scroll the first row away.
+    data = open(source, "rb").read().rstrip(b"\n").replace(b"\n", b"\r\n")
     stream.feed(data)
     size = 15
     font, bold = ImageFont.truetype(FONT, size), ImageFont.truetype(BOLD, size)
+    braille = ImageFont.truetype(BRAILLE, size)
     cell_w = round(font.getlength("M"))
     cell_h = size + 4
     image = Image.new("RGB", (cols * cell_w + 16, rows * cell_h + 16), BACKGROUND)
@@ -58,7 +62,8 @@ def main() -> None:
             if bg != BACKGROUND:
                 draw.rectangle([left, top, left + cell_w, top + cell_h], fill=bg)
             if char.data.strip():
-                draw.text((left, top + 1), char.data, font=bold if char.bold else font, fill=fg)
+                face = braille if "\u2800" <= char.data <= "\u28ff" else bold if char.bold else font
+                draw.text((left, top + 1), char.data, font=face, fill=fg)
     image.save(target)
 
 
