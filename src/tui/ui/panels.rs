@@ -178,15 +178,21 @@ pub fn progress(app: &App, frame: &mut Frame, area: Rect) {
     let per_epoch = app.batches_per_epoch();
     let epochs = app.config.training.epochs.max(1);
     let (epoch, batch) = app.position();
-    let epoch_ratio = (batch as f64 / per_epoch as f64).clamp(0.0, 1.0);
+    // After the last epoch the position is (epochs, 0): show the last epoch as full.
+    let (shown_epoch, shown_batch) = if epoch >= epochs {
+        (epochs - 1, per_epoch)
+    } else {
+        (epoch, batch)
+    };
+    let epoch_ratio = (shown_batch as f64 / per_epoch as f64).clamp(0.0, 1.0);
     let run_ratio =
         ((epoch * per_epoch + batch) as f64 / (epochs * per_epoch) as f64).clamp(0.0, 1.0);
     frame.render_widget(
         LineGauge::default()
             .filled_style(Style::default().fg(theme::TRAIN_ACCURACY))
             .label(format!(
-                "epoch {}/{epochs} batch {batch}/{per_epoch}",
-                (epoch + 1).min(epochs)
+                "epoch {}/{epochs} batch {shown_batch}/{per_epoch}",
+                shown_epoch + 1
             ))
             .ratio(epoch_ratio),
         epoch_area,
