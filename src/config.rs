@@ -120,6 +120,8 @@ pub struct CheckpointConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UiConfig {
+    /// Start training as soon as the dashboard is ready, without waiting for the `s` key.
+    pub start: bool,
     /// At most this many redraws per second (the dashboard redraws only when something changed).
     pub refresh_hz: f64,
     /// Seconds between progress lines in headless mode.
@@ -190,6 +192,7 @@ impl Default for CheckpointConfig {
 impl Default for UiConfig {
     fn default() -> Self {
         Self {
+            start: false,
             refresh_hz: 10.0,
             headless_interval_seconds: 5.0,
         }

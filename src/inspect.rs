@@ -11,7 +11,6 @@ use std::process::ExitCode;
 
 use burn::tensor::Device;
 
-use crate::config::Config;
 use crate::data::batcher::Transform;
 use crate::data::fashion_mnist::{self, CLASS_NAMES, FASHION_MNIST, Locations};
 use crate::model::{AlexNet, AlexNetConfig};
@@ -19,18 +18,6 @@ use crate::session::{self, Error};
 use crate::train::checkpoint::{self, Checkpoint};
 use crate::train::metrics::Evaluation;
 use crate::train::worker;
-
-/// Reads a checkpoint given as a path or `latest` (newest under the config's checkpoint folder).
-fn read_checkpoint(which: &str, config: &Config) -> Result<(PathBuf, Checkpoint), Error> {
-    let path = if which == "latest" {
-        checkpoint::latest(Path::new(&config.checkpoint.dir))
-            .map_err(|error| Error::Usage(format!("--checkpoint latest: {error}")))?
-    } else {
-        PathBuf::from(which)
-    };
-    let checkpoint = Checkpoint::read(&path).map_err(|error| Error::Failed(error.to_string()))?;
-    Ok((path, checkpoint))
-}
 
 /// The checkpoint's model on `device`, built for the input size it was trained with.
 pub fn restore_model(
@@ -54,7 +41,7 @@ pub fn eval(
     json: bool,
 ) -> Result<ExitCode, Error> {
     let config = session::load_config(config_args)?;
-    let (path, checkpoint) = read_checkpoint(which, &config)?;
+    let (path, checkpoint) = session::read_checkpoint("--checkpoint", which, &config)?;
     let trained = &checkpoint.meta.config;
     worker::configure_threads(config.training.threads);
     let device = Device::libtorch();
@@ -128,7 +115,7 @@ pub fn export(
     out: &Path,
 ) -> Result<ExitCode, Error> {
     let config = session::load_config(config_args)?;
-    let (path, checkpoint) = read_checkpoint(which, &config)?;
+    let (path, checkpoint) = session::read_checkpoint("--checkpoint", which, &config)?;
     let model = restore_model(&checkpoint, &path, &Device::libtorch())?;
     let metadata = BTreeMap::from([
         (

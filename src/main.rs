@@ -32,6 +32,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, session::Error> {
     if args.headless || args.json || !std::io::stdout().is_terminal() {
         headless::run(prepared, args.json)
     } else {
-        tui::run(prepared, args.start)
+        let autostart = args.start || prepared.config.ui.start;
+        tui::run(prepared, autostart)
     }
 }

@@ -71,15 +71,26 @@ pub fn prepare(args: &TrainArgs) -> Result<Prepared, Error> {
     })
 }
 
-/// Reads the checkpoint named by `--resume` and checks that the config can continue it.
-pub fn load_resume(which: &str, config: &Config) -> Result<(PathBuf, Checkpoint), Error> {
+/// Reads the checkpoint named by a path or `latest` (the newest under the config's checkpoint
+/// folder). `flag` names the option in messages.
+pub fn read_checkpoint(
+    flag: &str,
+    which: &str,
+    config: &Config,
+) -> Result<(PathBuf, Checkpoint), Error> {
     let path = if which == "latest" {
         checkpoint::latest(Path::new(&config.checkpoint.dir))
-            .map_err(|error| Error::Usage(format!("--resume latest: {error}; start a run first")))?
+            .map_err(|error| Error::Usage(format!("{flag} latest: {error}; start a run first")))?
     } else {
         PathBuf::from(which)
     };
     let checkpoint = Checkpoint::read(&path).map_err(|error| Error::Failed(error.to_string()))?;
+    Ok((path, checkpoint))
+}
+
+/// Reads the checkpoint named by `--resume` and checks that the config can continue it.
+pub fn load_resume(which: &str, config: &Config) -> Result<(PathBuf, Checkpoint), Error> {
+    let (path, checkpoint) = read_checkpoint("--resume", which, config)?;
     if let Some(problem) = checkpoint.meta.config.resume_incompatibility(config) {
         return Err(Error::Usage(format!(
             "{}: cannot resume: {problem}. Set it back in the config, or start a new run",

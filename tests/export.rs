@@ -13,24 +13,16 @@ use alexnet_tui::data::fashion_mnist::{self, FASHION_MNIST, Locations};
 use alexnet_tui::model::AlexNetConfig;
 use alexnet_tui::train::checkpoint::{self, Checkpoint, CheckpointMeta};
 
+/// Loads the export into the notebook's `nn.Sequential` (as bench/reference.py defines it) and
+/// prints its logits for the given images.
 const NOTEBOOK_MODEL: &str = r#"
 import sys, torch
 from torch import nn
 from safetensors.torch import load_file
-path, resize, flatten, images_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-net = nn.Sequential(
-    nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
-    nn.MaxPool2d(kernel_size=3, stride=2),
-    nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),
-    nn.MaxPool2d(kernel_size=3, stride=2),
-    nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
-    nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
-    nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
-    nn.MaxPool2d(kernel_size=3, stride=2),
-    nn.Flatten(),
-    nn.Linear(flatten, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-    nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-    nn.Linear(4096, 10))
+bench, path, resize, flatten, images_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+sys.path.insert(0, bench)
+from reference import notebook_alexnet
+net = notebook_alexnet(flatten)
 net.load_state_dict(load_file(path))
 net.eval()
 raw = open(images_path, "rb").read()
@@ -120,6 +112,7 @@ fn exported_weights_give_pytorch_the_same_outputs() {
 
     let output = Command::new(torch_python())
         .args(["-c", NOTEBOOK_MODEL])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("bench"))
         .arg(&out)
         .arg(resize.to_string())
         .arg(
