@@ -188,10 +188,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The Python of the torch environment: `ALEXNET_TORCH_PYTHON`, else `python3` on PATH.
+/// The Python of the torch environment: `ALEXNET_TORCH_PYTHON`, else the one the build used,
+/// else `python3` on PATH.
 fn torch_python() -> PathBuf {
     std::env::var_os("ALEXNET_TORCH_PYTHON")
         .map(PathBuf::from)
+        .or_else(|| option_env!("ALEXNET_BUILD_TORCH_PYTHON").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
 

@@ -203,3 +203,38 @@ fn the_dashboard_in_a_real_terminal() {
     );
     assert!(!stty.contains("-icanon"), "{stty}");
 }
+
+#[test]
+fn headless_ctrl_c_saves_a_checkpoint_and_exits_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("config.toml"), CONFIG).expect("write config");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_alexnet-tui"))
+        .args(["train", "--headless", "--config", "config.toml"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start headless");
+    let runs = dir.path().join("runs");
+    // Wait until training has begun (the run folder exists and a few seconds have passed).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !runs.is_dir() {
+        assert!(Instant::now() < deadline, "no run folder appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("send SIGINT");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("headless exits");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Ctrl-C: stopping after this batch"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("checkpoint (Stop)"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("stopped"), "{stdout}");
+    assert_eq!(checkpoints(&runs).len(), 1);
+}
