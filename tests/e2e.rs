@@ -208,7 +208,7 @@ fn the_dashboard_in_a_real_terminal() {
 fn headless_ctrl_c_saves_a_checkpoint_and_exits_cleanly() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("config.toml"), CONFIG).expect("write config");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_alexnet-tui"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_alexnet-tui"))
         .args(["train", "--headless", "--config", "config.toml"])
         .current_dir(dir.path())
         .stdout(std::process::Stdio::piped())
