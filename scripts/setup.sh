@@ -63,8 +63,8 @@ setup_torch() {
     # A venv records its own path in its scripts; move it into place only once it is complete, so
     # an interrupted install never leaves an environment that looks usable.
     rm -rf "$VENV"
-    "$python" -m venv --upgrade "$staging" >/dev/null 2>&1 || true
     mv "$staging" "$VENV"
+    # Only the activate and pip scripts name the folder; everything here runs bin/python3 directly.
     sed -i "s#$staging#$VENV#g" "$VENV/bin/activate" "$VENV"/bin/pip* 2>/dev/null || true
     if ! venv_has_torch; then
         log "torch $TORCH_VERSION did not import from $VENV; remove that folder and run again."
