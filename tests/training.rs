@@ -217,6 +217,21 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     ));
     handle.thread.join().expect("worker thread ends");
     assert!(info.run_dir.join("config.toml").is_file());
+    // The run stopped mid-epoch: metrics.csv still has every batch trained so far.
+    let csv = std::fs::read_to_string(info.run_dir.join("metrics.csv")).expect("metrics.csv");
+    assert_eq!(
+        csv.lines().next(),
+        Some(
+            "kind,epoch,batch,step,loss,accuracy,test_loss,test_accuracy,learning_rate,images_per_second,elapsed_seconds"
+        )
+    );
+    assert!(
+        csv.lines()
+            .filter(|line| line.starts_with("batch,"))
+            .count()
+            >= 2,
+        "{csv}"
+    );
 }
 
 #[test]

@@ -479,7 +479,6 @@ impl Trainer {
             self.epoch += 1;
             self.batch = 0;
             self.totals = EpochTotals::default();
-            self.write_metrics();
             self.save(SaveReason::EpochEnd, Some(accuracy));
             if target > 0.0 && accuracy >= target {
                 self.emit(Event::Finished {
@@ -767,6 +766,8 @@ impl Trainer {
         let path = dir.join(checkpoint::file_name(self.step, self.epoch, self.batch));
         match checkpoint.write(&path) {
             Ok(()) => {
+                // metrics.csv follows every checkpoint, so a stopped run's file is complete too.
+                self.write_metrics();
                 self.last_good_checkpoint = Some(path.clone());
                 self.emit(Event::Checkpointed { path, reason });
                 checkpoint::prune(&dir, self.config.checkpoint.keep, &|file| {
