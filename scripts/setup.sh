@@ -53,9 +53,18 @@ setup_torch() {
     mkdir -p "$(dirname "$VENV")"
     local staging="$VENV.partial"
     rm -rf "$staging"
-    if ! "$python" -m venv "$staging"; then
-        log "'$python -m venv' failed: install the venv module (apt-get install python3-venv) and run again."
-        exit 1
+    if ! "$python" -m venv "$staging" 2>/dev/null; then
+        # Debian ships the venv module separately; install it where we may.
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            log "installing python3-venv"
+            { apt-get install -y -q python3-venv >/dev/null 2>&1 ||
+                { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q python3-venv >/dev/null 2>&1; }; } || true
+        fi
+        rm -rf "$staging"
+        if ! "$python" -m venv "$staging"; then
+            log "'$python -m venv' failed: install the venv module (apt-get install python3-venv) and run again."
+            exit 1
+        fi
     fi
     "$staging/bin/python3" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
     "$staging/bin/python3" -m pip install --quiet --disable-pip-version-check \
