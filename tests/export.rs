@@ -52,17 +52,7 @@ fn write_checkpoint(dir: &Path, resize: usize) -> (PathBuf, Config) {
     }
     .init(&device);
     let checkpoint = Checkpoint {
-        meta: CheckpointMeta {
-            run_id: "export-test".into(),
-            config: config.clone(),
-            epoch: 0,
-            batch: 0,
-            step: 0,
-            history: Default::default(),
-            epoch_totals: Default::default(),
-            test_accuracy: None,
-            saved_at_unix: 0,
-        },
+        meta: CheckpointMeta::at_start("export-test", config.clone()),
         model: checkpoint::model_to_bytes(&model).expect("serialize"),
         optimizer: Vec::new(),
     };

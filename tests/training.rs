@@ -416,17 +416,7 @@ fn resume_refuses_corrupt_and_incompatible_checkpoints() {
     let mut other = config.clone();
     other.model.resize = 96;
     let checkpoint = Checkpoint {
-        meta: checkpoint::CheckpointMeta {
-            run_id: "r".into(),
-            config: other,
-            epoch: 0,
-            batch: 0,
-            step: 0,
-            history: Default::default(),
-            epoch_totals: Default::default(),
-            test_accuracy: None,
-            saved_at_unix: 0,
-        },
+        meta: checkpoint::CheckpointMeta::at_start("r", other),
         model: Vec::new(),
         optimizer: Vec::new(),
     };

@@ -47,6 +47,23 @@ pub struct CheckpointMeta {
     pub saved_at_unix: u64,
 }
 
+impl CheckpointMeta {
+    /// The metadata of a run that has not trained yet: position zero, empty history.
+    pub fn at_start(run_id: impl Into<String>, config: Config) -> CheckpointMeta {
+        CheckpointMeta {
+            run_id: run_id.into(),
+            config,
+            epoch: 0,
+            batch: 0,
+            step: 0,
+            history: History::default(),
+            epoch_totals: EpochTotals::default(),
+            test_accuracy: None,
+            saved_at_unix: 0,
+        }
+    }
+}
+
 /// A checkpoint in memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
