@@ -222,6 +222,8 @@ impl Printer {
                 FinishReason::TargetReached => "finished: target accuracy reached",
             }),
             Event::Failed { message } => eprintln!("alexnet-tui: training failed: {message}"),
+            // Pictures are for the dashboard; --json carries the gallery's predictions.
+            Event::Snapshot(_) => {}
         }
     }
 

@@ -134,3 +134,83 @@ fn the_summary_command_prints_the_table() {
     assert!(stdout.contains("Flatten    [1, 6400]"), "{stdout}");
     assert_eq!(stdout.lines().count(), 1 + 1 + 21 + 2);
 }
+
+/// The dashboard's pictures: the gallery takes the first two test images of each class, its
+/// predictions are the model's, and every filter spans the full grey range.
+#[test]
+fn snapshot_classifies_the_gallery_and_scales_each_filter() {
+    use alexnet_tui::data::batcher::Transform;
+    use alexnet_tui::data::fashion_mnist::Split;
+    use alexnet_tui::train::snapshot::{self, Moment};
+    use burn::prelude::*;
+
+    // 40 images, labels 0..9 repeating, pixels from a simple hash so the images differ.
+    let labels: Vec<u8> = (0..40).map(|i| (i % 10) as u8).collect();
+    let images: Vec<u8> = (0..40 * 784u32)
+        .map(|p| (p.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let split = Split { images, labels };
+    let indices = snapshot::gallery_indices(&split);
+    let expected: Vec<usize> = (0..10).flat_map(|class| [class, class + 10]).collect();
+    assert_eq!(indices, expected);
+
+    let device = burn::tensor::Device::libtorch();
+    let model = AlexNetConfig {
+        resize: 67,
+        dropout: 0.5,
+    }
+    .init(&device);
+    let transform = Transform {
+        resize: 67,
+        normalize: true,
+    };
+    let moment = Moment::Start {
+        epoch_position: 0.0,
+    };
+    let taken = snapshot::take(&model, &split, &indices, transform, &device, moment);
+
+    let mut pixels = Vec::new();
+    for &index in &indices {
+        pixels.extend_from_slice(split.image(index));
+    }
+    let logits = model
+        .valid()
+        .forward(transform.images(pixels, indices.len(), &device));
+    let probabilities: Vec<f32> = burn::tensor::activation::softmax(logits, 1)
+        .try_into_vec_as::<f32>()
+        .expect("probabilities");
+    assert_eq!(taken.gallery.len(), 20);
+    for (row, item) in taken.gallery.iter().enumerate() {
+        let scores = &probabilities[row * 10..(row + 1) * 10];
+        let best = scores.iter().cloned().fold(f32::MIN, f32::max);
+        assert_eq!(item.index, indices[row]);
+        assert_eq!(item.label, split.labels[item.index]);
+        assert_eq!(scores[usize::from(item.predicted)], best);
+        assert!((item.confidence - best).abs() < 1e-6);
+        assert_eq!(item.pixels, split.image(item.index));
+    }
+
+    let filters = &taken.filters;
+    assert_eq!((filters.count, filters.height, filters.width), (96, 11, 11));
+    let weights: Vec<f32> = model
+        .first_layer_filters()
+        .try_into_vec_as::<f32>()
+        .expect("weights");
+    for index in 0..96 {
+        let tile = filters.filter(index);
+        assert_eq!(tile.iter().min(), Some(&0));
+        assert_eq!(tile.iter().max(), Some(&255));
+        // The largest weight is white and the smallest black.
+        let raw = &weights[index * 121..(index + 1) * 121];
+        let position = |pick: fn(f32, f32) -> bool| {
+            (0..121).fold(0, |best, i| if pick(raw[i], raw[best]) { i } else { best })
+        };
+        assert_eq!(tile[position(|a, b| a > b)], 255);
+        assert_eq!(tile[position(|a, b| a < b)], 0);
+    }
+    assert_eq!(snapshot::scale_to_grey(&[2.0, 2.0]), vec![128, 128]);
+    assert_eq!(
+        snapshot::scale_to_grey(&[-1.0, 0.0, 1.0]),
+        vec![0, 128, 255]
+    );
+}

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use alexnet_tui::config::Config;
 use alexnet_tui::model::{AlexNetConfig, summarize};
 use alexnet_tui::train::metrics::{BatchRecord, EpochRecord, Evaluation, History};
+use alexnet_tui::train::snapshot::{Filters, GalleryItem, Moment, Snapshot};
 use alexnet_tui::train::{Command, Event, FinishReason, PauseReason, ReadyInfo, SaveReason};
-use alexnet_tui::tui::app::{Action, App, Confirm, Effect, Msg, Phase, ProcessStats};
+use alexnet_tui::tui::app::{Action, App, BodyView, Confirm, Effect, Msg, Phase, ProcessStats};
 use alexnet_tui::tui::ui;
+use alexnet_tui::tui::ui::grey;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -486,4 +488,161 @@ fn an_invalid_edit_is_rejected_with_its_line_and_the_old_values_stay() {
         last,
         "config.toml not applied, keeping the old values: config.toml:4: training.learning_rate: must be above 0 and at most 10, got -1"
     );
+}
+
+/// A gallery of two images per class (the first Coat and the second Shirt predicted wrong) and
+/// 96 filters that are horizontal ramps.
+fn snapshot_event() -> Event {
+    let gallery = (0..20)
+        .map(|i| {
+            let label = (i / 2) as u8;
+            let predicted = match i {
+                13 => 0,
+                8 => 2,
+                _ => label,
+            };
+            GalleryItem {
+                index: 100 + i,
+                label,
+                predicted,
+                confidence: if predicted == label { 0.9 } else { 0.55 },
+                // A light vertical bar on black, its brightness growing with the index.
+                pixels: (0..784)
+                    .map(|p| {
+                        if (10..18).contains(&(p % 28)) {
+                            100 + 7 * i as u8
+                        } else {
+                            0
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let filters = Filters {
+        count: 96,
+        height: 11,
+        width: 11,
+        pixels: (0..96 * 121).map(|p| ((p % 11) * 25) as u8).collect(),
+    };
+    Event::Snapshot(Box::new(Snapshot {
+        moment: Moment::Evaluated {
+            epoch_position: 2.0,
+            accuracy: 0.87,
+        },
+        gallery,
+        filters,
+    }))
+}
+
+fn render_buffer(app: &App, width: u16, height: u16) -> ratatui::buffer::Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal.draw(|frame| ui::draw(app, frame)).expect("draw");
+    terminal.backend().buffer().clone()
+}
+
+#[test]
+fn gallery_and_filters_switch_with_keys_and_page() {
+    let mut app = training_app();
+    // Arrows mean nothing on the dashboard.
+    let k = |code| KeyEvent::new(code, KeyModifiers::NONE);
+    assert_eq!(app.action_for(k(KeyCode::Right)), None);
+    app.update(key(KeyCode::Char('g')));
+    assert_eq!(app.body, BodyView::Gallery);
+    assert_eq!(app.action_for(k(KeyCode::Right)), Some(Action::Page(1)));
+    app.update(key(KeyCode::Right));
+    app.update(key(KeyCode::Right));
+    assert_eq!(app.page, 2);
+    // Another view starts at its first page; its own key again goes back to the dashboard.
+    app.update(key(KeyCode::Char('f')));
+    assert_eq!((app.body, app.page), (BodyView::Filters, 0));
+    app.update(key(KeyCode::Char('f')));
+    assert_eq!(app.body, BodyView::Dashboard);
+    app.update(key(KeyCode::Char('g')));
+    app.update(key(KeyCode::Char('d')));
+    assert_eq!(app.body, BodyView::Dashboard);
+    // Training keys still work from a picture view.
+    app.update(key(KeyCode::Char('g')));
+    assert_eq!(
+        app.update(key(KeyCode::Char('p'))),
+        vec![Effect::Send(Command::Pause)]
+    );
+}
+
+#[test]
+fn renders_the_gallery_at_the_minimum_size() {
+    let mut app = training_app();
+    app.update(key(KeyCode::Char('g')));
+    assert!(render(&app, 100, 30).contains("Appears as soon as the model is built"));
+    app.update(Msg::Worker(snapshot_event()));
+    let screen = render(&app, ui::MIN_WIDTH, ui::MIN_HEIGHT);
+    assert!(screen.contains("predictions after epoch 2 (test accuracy 0.8700): 18 of 20 right"));
+    // Three 28-column tiles fit in 100 columns, one row of them in 30 lines: 7 pages.
+    assert!(screen.contains("page 1 of 7"));
+    assert!(screen.contains("true T-shirt/top"));
+    // Every image's verdict is listed below the tiles, the wrong ones with both classes.
+    assert!(screen.contains("#108 Coat -> Pullover 55%"));
+    assert!(screen.contains("#113 Shirt -> T-shirt/top 55%"));
+    assert!(screen.contains("#119 Ankle boot 90%"));
+    snapshot!("gallery", screen);
+
+    // Pixels are half blocks in palette greys: the first tile's bar at column 10.
+    let buffer = render_buffer(&app, 100, 30);
+    let cell = &buffer[(1 + 10, 2)];
+    assert_eq!(cell.symbol(), "▀");
+    assert_eq!(cell.fg, grey(100));
+    assert_eq!(cell.bg, grey(100));
+    assert_eq!(buffer[(1 + 9, 2)].fg, grey(0));
+
+    // Page 5 holds images 12 to 14: the wrong Shirt is marked on its tile.
+    for _ in 0..4 {
+        app.update(key(KeyCode::Right));
+    }
+    let screen = render(&app, 100, 30);
+    assert!(screen.contains("page 5 of 7"));
+    assert!(screen.contains("✗ T-shirt/top 55%"));
+    // Left from the first page wraps to the last.
+    app.page = 0;
+    app.update(key(KeyCode::Left));
+    assert!(render(&app, 100, 30).contains("page 7 of 7"));
+}
+
+#[test]
+fn renders_the_first_layer_filters() {
+    let mut app = training_app();
+    app.update(Msg::Worker(snapshot_event()));
+    app.update(key(KeyCode::Char('f')));
+    let screen = render(&app, ui::MIN_WIDTH, ui::MIN_HEIGHT);
+    // 12-column tiles (11 + a gap), 6 lines each: 8 x 4 per page at 100x30.
+    assert!(screen.contains("First-layer filters 1-32 of 96 (11x11), after epoch 2"));
+    assert!(screen.contains("page 1 of 3"));
+    snapshot!("filters", screen);
+    let buffer = render_buffer(&app, 100, 30);
+    // Each filter is a left-to-right ramp: black at its first column, white at its last.
+    assert_eq!(buffer[(1, 2)].fg, grey(0));
+    assert_eq!(buffer[(1 + 10, 2)].fg, grey(250));
+    assert_eq!(buffer[(1 + 12 + 10, 2)].fg, grey(250));
+    // The last line of a tile has only the 11th pixel row on top.
+    assert_eq!(buffer[(1, 2 + 5)].bg, ratatui::style::Color::Reset);
+    // A large terminal shows all 96 at once.
+    assert!(render(&app, 200, 60).contains("First-layer filters 1-96 of 96"));
+}
+
+#[test]
+fn grey_levels_span_the_palette_ramp() {
+    use ratatui::style::Color;
+    // Black, the 24 ramp greys (232..=255) and white, in order of brightness.
+    let rank = |level: u8| match grey(level) {
+        Color::Indexed(16) => 0,
+        Color::Indexed(231) => 25,
+        Color::Indexed(index @ 232..=255) => index - 231,
+        other => panic!("{level} maps to {other:?}, not black, a ramp grey or white"),
+    };
+    let ranks: Vec<u8> = (0..=255).map(rank).collect();
+    assert!(ranks.windows(2).all(|pair| pair[0] <= pair[1]));
+    assert_eq!((ranks[0], ranks[255]), (0, 25));
+    let mut distinct = ranks.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 26);
+    assert_eq!(grey(128), Color::Indexed(244));
 }

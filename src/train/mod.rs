@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod metrics;
 pub mod schedule;
+pub mod snapshot;
 pub mod worker;
 
 use std::path::PathBuf;
@@ -86,6 +87,8 @@ pub enum Event {
         epoch: usize,
     },
     Epoch(Box<EpochRecord>),
+    /// The gallery's predictions and the first-layer filters, when ready and after each test pass.
+    Snapshot(Box<snapshot::Snapshot>),
     Checkpointed {
         path: PathBuf,
         reason: SaveReason,

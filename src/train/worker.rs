@@ -21,6 +21,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::checkpoint::{self, Checkpoint, CheckpointMeta};
 use super::metrics::{BatchRecord, EpochRecord, EpochTotals, Evaluation, History};
 use super::schedule;
+use super::snapshot::{self, Moment};
 use super::{Command, Event, FinishReason, PauseReason, ReadyInfo, SaveReason};
 use crate::config::{Config, DeviceChoice, LiveSettings, parse_device};
 use crate::data::batcher::{self, Transform};
@@ -221,6 +222,8 @@ struct Trainer {
     device: Device,
     transform: Transform,
     data: Dataset,
+    /// Test-split indices of the gallery images.
+    gallery: Vec<usize>,
     epoch: usize,
     batch: usize,
     step: u64,
@@ -355,11 +358,13 @@ fn run(
         resumed_from: resumed_from.clone(),
     })));
 
+    let transform = Transform {
+        resize: config.model.resize,
+        normalize: config.training.normalize,
+    };
+    let gallery = snapshot::gallery_indices(&data.test);
     let mut trainer = Trainer {
-        transform: Transform {
-            resize: config.model.resize,
-            normalize: config.training.normalize,
-        },
+        transform,
         loss: CrossEntropyLossConfig::new()
             .with_smoothing(
                 (config.training.label_smoothing > 0.0)
@@ -371,6 +376,7 @@ fn run(
         optimizer,
         device,
         data,
+        gallery,
         epoch: position.0,
         batch: position.1,
         step,
@@ -387,6 +393,9 @@ fn run(
         diverged: false,
     };
 
+    trainer.snapshot(Moment::Start {
+        epoch_position: trainer.epoch_position(),
+    });
     if !options.autostart && !trainer.wait_for_start() {
         return Ok(());
     }
@@ -476,6 +485,10 @@ impl Trainer {
                 self.history.target_reached = Some((self.epoch, record.elapsed_seconds));
             }
             self.emit(Event::Epoch(Box::new(record)));
+            self.snapshot(Moment::Evaluated {
+                epoch_position: (self.epoch + 1) as f64,
+                accuracy,
+            });
             self.epoch += 1;
             self.batch = 0;
             self.totals = EpochTotals::default();
@@ -710,6 +723,25 @@ impl Trainer {
                 false
             },
         )
+    }
+
+    /// Where training stands on an epoch axis (1.5: halfway through the second epoch).
+    fn epoch_position(&self) -> f64 {
+        let per_epoch =
+            batcher::batches_per_epoch(self.data.train.len(), self.config.training.batch_size);
+        self.epoch as f64 + self.batch as f64 / per_epoch.max(1) as f64
+    }
+
+    fn snapshot(&self, moment: Moment) {
+        let snapshot = snapshot::take(
+            &self.model,
+            &self.data.test,
+            &self.gallery,
+            self.transform,
+            &self.device.clone().inner(),
+            moment,
+        );
+        self.emit(Event::Snapshot(Box::new(snapshot)));
     }
 
     fn write_metrics(&self) {

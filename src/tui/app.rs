@@ -9,6 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::config::{Change, Config};
 use crate::train::metrics::{BatchRecord, Ema, EpochRecord, History};
+use crate::train::snapshot::Snapshot;
 use crate::train::{Command, Event, FinishReason, PauseReason, ReadyInfo};
 use crate::watch::{self, Reload};
 
@@ -56,6 +57,17 @@ pub enum SideView {
     Classes,
 }
 
+/// What the body of the screen shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyView {
+    /// Charts, throughput, progress, messages and the side panel.
+    Dashboard,
+    /// Test images with the current predictions.
+    Gallery,
+    /// The 96 first-layer filters.
+    Filters,
+}
+
 /// A question on screen, answered with y or n.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confirm {
@@ -77,6 +89,10 @@ pub enum Action {
     No,
     ToggleHelp,
     ToggleView,
+    /// Show this body view, or go back to the dashboard if it is showing.
+    Show(BodyView),
+    /// Next or previous page of the gallery or the filters.
+    Page(isize),
 }
 
 /// What the event loop must do after an update.
@@ -129,6 +145,11 @@ pub struct App {
     pub confirm: Option<Confirm>,
     pub help: bool,
     pub side: SideView,
+    pub body: BodyView,
+    /// Page of the gallery or filters view; the drawing wraps it to the pages that fit.
+    pub page: isize,
+    /// The latest gallery predictions and first-layer filters.
+    pub snapshot: Option<Snapshot>,
     /// The config training runs with (live edits applied).
     pub config: Config,
     /// Restart-only edits waiting for the next start.
@@ -166,6 +187,9 @@ impl App {
             confirm: None,
             help: false,
             side: SideView::Layers,
+            body: BodyView::Dashboard,
+            page: 0,
+            snapshot: None,
             config,
             pending: Vec::new(),
             info: None,
@@ -278,6 +302,19 @@ impl App {
             KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
             KeyCode::Char('?') | KeyCode::Char('h') => Some(Action::ToggleHelp),
             KeyCode::Char('v') | KeyCode::Tab => Some(Action::ToggleView),
+            KeyCode::Char('g') => Some(Action::Show(BodyView::Gallery)),
+            KeyCode::Char('f') => Some(Action::Show(BodyView::Filters)),
+            KeyCode::Char('d') => Some(Action::Show(BodyView::Dashboard)),
+            KeyCode::Right | KeyCode::Char(']') | KeyCode::PageDown
+                if self.body != BodyView::Dashboard =>
+            {
+                Some(Action::Page(1))
+            }
+            KeyCode::Left | KeyCode::Char('[') | KeyCode::PageUp
+                if self.body != BodyView::Dashboard =>
+            {
+                Some(Action::Page(-1))
+            }
             _ => None,
         }
     }
@@ -323,6 +360,19 @@ impl App {
                     SideView::Layers => SideView::Classes,
                     SideView::Classes => SideView::Layers,
                 };
+                Vec::new()
+            }
+            Action::Show(view) => {
+                self.body = if self.body == view {
+                    BodyView::Dashboard
+                } else {
+                    view
+                };
+                self.page = 0;
+                Vec::new()
+            }
+            Action::Page(delta) => {
+                self.page += delta;
                 Vec::new()
             }
             Action::Start => match self.phase {
@@ -454,6 +504,7 @@ impl App {
                 );
                 self.epochs.push(*record);
             }
+            Event::Snapshot(snapshot) => self.snapshot = Some(*snapshot),
             Event::Checkpointed { path, reason } => {
                 self.note(
                     Level::Info,

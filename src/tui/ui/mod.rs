@@ -12,6 +12,9 @@
 
 mod charts;
 mod panels;
+mod pictures;
+
+pub use pictures::grey;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -19,7 +22,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{App, Confirm, SideView};
+use super::app::{App, BodyView, Confirm, SideView};
 use super::theme;
 
 /// The smallest terminal the dashboard lays out in.
@@ -40,7 +43,21 @@ pub fn draw(app: &App, frame: &mut Frame) {
     .areas(area);
     panels::header(app, frame, header);
     panels::footer(app, frame, footer);
+    match app.body {
+        BodyView::Dashboard => dashboard(app, frame, body),
+        BodyView::Gallery => pictures::gallery(app, frame, body),
+        BodyView::Filters => pictures::filters(app, frame, body),
+    }
 
+    if app.help {
+        help(frame, area);
+    }
+    if let Some(confirm) = app.confirm {
+        confirmation(frame, area, confirm);
+    }
+}
+
+fn dashboard(app: &App, frame: &mut Frame, body: Rect) {
     let [left, right] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(46)]).areas(body);
     let [loss, middle, bottom] = Layout::vertical([
@@ -66,13 +83,6 @@ pub fn draw(app: &App, frame: &mut Frame) {
         SideView::Classes => panels::classes(app, frame, layers),
     }
     panels::settings(app, frame, settings);
-
-    if app.help {
-        help(frame, area);
-    }
-    if let Some(confirm) = app.confirm {
-        confirmation(frame, area, confirm);
-    }
 }
 
 fn too_small(frame: &mut Frame, area: Rect) {
@@ -111,6 +121,10 @@ const HELP: &[(&str, &str)] = &[
         "v / Tab",
         "switch the right panel: layers / per-class results",
     ),
+    ("g", "test images with the current predictions"),
+    ("f", "the 96 first-layer filters"),
+    ("<- / ->", "page through the images or filters"),
+    ("d", "back to the dashboard"),
     ("x", "stop: save a checkpoint and end the run (asks first)"),
     ("q / Esc", "quit (asks while training; saves first)"),
     ("Ctrl-C", "save a checkpoint and quit at once"),

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Cell, LineGauge, Paragraph, Row, Sparklin
 
 use crate::headless::format_duration;
 use crate::model::{format_shape, group_thousands};
-use crate::tui::app::{App, Level, Phase};
+use crate::tui::app::{App, BodyView, Level, Phase, SideView};
 use crate::tui::theme;
 
 fn block(title: &str) -> Block<'static> {
@@ -83,11 +83,25 @@ pub fn footer(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!(" {key} "), theme::KEY));
         spans.push(Span::raw(format!("{what} ")));
     }
-    spans.push(Span::styled(" v ", theme::KEY));
-    spans.push(Span::raw(match app.side {
-        crate::tui::app::SideView::Layers => "classes ",
-        crate::tui::app::SideView::Classes => "layers ",
-    }));
+    let views: &[(&str, &str)] = match app.body {
+        BodyView::Dashboard => &[
+            (
+                "v",
+                match app.side {
+                    SideView::Layers => "classes",
+                    SideView::Classes => "layers",
+                },
+            ),
+            ("g", "gallery"),
+            ("f", "filters"),
+        ],
+        BodyView::Gallery => &[("<->", "page"), ("f", "filters"), ("d", "dashboard")],
+        BodyView::Filters => &[("<->", "page"), ("g", "gallery"), ("d", "dashboard")],
+    };
+    for (key, what) in views {
+        spans.push(Span::styled(format!(" {key} "), theme::KEY));
+        spans.push(Span::raw(format!("{what} ")));
+    }
     spans.push(Span::styled(
         "  edit config.toml to change the learning rate live",
         theme::DIM,
