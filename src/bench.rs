@@ -83,13 +83,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         .map_err(|(key, message)| Error::Usage(format!("{key} {message}")))?;
     let resize = config.model.resize;
     let batch_size = config.training.batch_size;
-    let threads = configure_threads(config.training.threads);
+    let threads = configure_threads(config.training.threads, config.training.interop_threads);
     let (device, device_name) = device_for(&config.training.device).map_err(Error::Usage)?;
     let device = device.autodiff();
     println!(
-        "bench: AlexNet, {resize}x{resize} input, batch {batch_size}, {device_name}, {threads} threads, {} warm-up + {} repeats x {} steps",
-        args.warmup, args.repeats, args.steps
+        "bench: AlexNet, {resize}x{resize} input, batch {batch_size}, {device_name}, {} intra-op + {} inter-op threads, {} warm-up + {} repeats x {} steps",
+        threads.intra, threads.inter, args.warmup, args.repeats, args.steps
     );
+    let threads = threads.intra;
 
     let split = synthetic_split(batch_size * 4, 7);
     let order: Vec<u32> = (0..split.len() as u32).collect();

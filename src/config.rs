@@ -100,6 +100,8 @@ pub struct TrainingConfig {
     pub device: String,
     /// Intra-op threads for libtorch (0 = every physical core).
     pub threads: usize,
+    /// Inter-op threads for libtorch (0 = every physical core). Set once per process.
+    pub interop_threads: usize,
     /// Write one row to metrics.csv every N batches.
     pub log_every: usize,
     /// Images per forward pass during evaluation.
@@ -173,6 +175,7 @@ impl Default for TrainingConfig {
             target_accuracy: 0.0,
             device: "auto".to_string(),
             threads: 0,
+            interop_threads: 0,
             log_every: 10,
             eval_batch_size: 500,
         }
@@ -452,6 +455,14 @@ impl Config {
             format!(
                 "must be between 0 (all physical cores) and 256, got {}",
                 t.threads
+            ),
+        )?;
+        check(
+            t.interop_threads <= 256,
+            "training.interop_threads",
+            format!(
+                "must be between 0 (all physical cores) and 256, got {}",
+                t.interop_threads
             ),
         )?;
         check(

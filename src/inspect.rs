@@ -43,7 +43,7 @@ pub fn eval(
     let config = session::load_config(config_args)?;
     let (path, checkpoint) = session::read_checkpoint("--checkpoint", which, &config)?;
     let trained = &checkpoint.meta.config;
-    worker::configure_threads(config.training.threads);
+    worker::configure_threads(config.training.threads, config.training.interop_threads);
     let device = Device::libtorch();
     let model = restore_model(&checkpoint, &path, &device)?;
     let dir = (!config.data.dir.trim().is_empty()).then(|| PathBuf::from(&config.data.dir));

@@ -110,7 +110,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     (
         "unknown_key.toml",
-        "unknown_key.toml:3: training.learnin_rate: unknown field `learnin_rate`, expected one of `epochs`, `batch_size`, `learning_rate`, `schedule`, `warmup_fraction`, `momentum`, `nesterov`, `weight_decay`, `label_smoothing`, `flip`, `normalize`, `seed`, `target_accuracy`, `device`, `threads`, `log_every`, `eval_batch_size`",
+        "unknown_key.toml:3: training.learnin_rate: unknown field `learnin_rate`, expected one of `epochs`, `batch_size`, `learning_rate`, `schedule`, `warmup_fraction`, `momentum`, `nesterov`, `weight_decay`, `label_smoothing`, `flip`, `normalize`, `seed`, `target_accuracy`, `device`, `threads`, `interop_threads`, `log_every`, `eval_batch_size`",
     ),
     (
         "unknown_profile.toml",
@@ -123,6 +123,10 @@ const EXPECTED: &[(&str, &str)] = &[
     (
         "wrong_type.toml",
         "wrong_type.toml:2: training.epochs: invalid type: string \"ten\", expected usize",
+    ),
+    (
+        "too_many_interop_threads.toml",
+        "too_many_interop_threads.toml:2: training.interop_threads: must be between 0 (all physical cores) and 256, got 300",
     ),
     (
         "zero_batch.toml",

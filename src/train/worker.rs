@@ -104,15 +104,28 @@ pub fn physical_cores() -> usize {
     cores.len().max(1)
 }
 
-/// Sets libtorch's thread counts. Inter-op threads can only be set before any parallel work.
-pub fn configure_threads(requested: usize) -> usize {
-    let threads = if requested == 0 {
-        physical_cores()
-    } else {
-        requested
-    };
-    tch::set_num_threads(threads as i32);
-    threads
+/// libtorch's thread counts in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threads {
+    pub intra: usize,
+    pub inter: usize,
+}
+
+/// Sets libtorch's thread counts (0 = every physical core) and returns those in force. The
+/// inter-op count can be set only once per process, before any inter-op work; later requests
+/// keep the first value.
+pub fn configure_threads(intra: usize, inter: usize) -> Threads {
+    static INTER_SET: std::sync::Once = std::sync::Once::new();
+    let or_cores = |n: usize| if n == 0 { physical_cores() } else { n };
+    tch::set_num_threads(or_cores(intra) as i32);
+    INTER_SET.call_once(|| {
+        // libtorch refuses (and tch panics) if inter-op work already started: keep its count.
+        let _ = std::panic::catch_unwind(|| tch::set_num_interop_threads(or_cores(inter) as i32));
+    });
+    Threads {
+        intra: tch::get_num_threads().max(1) as usize,
+        inter: tch::get_num_interop_threads().max(1) as usize,
+    }
 }
 
 /// The libtorch device for a config value, and its display name.
@@ -278,7 +291,7 @@ fn run(
     };
 
     status("building the model");
-    let threads = configure_threads(config.training.threads);
+    let threads = configure_threads(config.training.threads, config.training.interop_threads).intra;
     let (base_device, device_name) = device_for(&config.training.device)?;
     let device = base_device.autodiff();
     device.seed(config.training.seed);
