@@ -187,17 +187,26 @@ impl Printer {
             Event::Evaluating { epoch } => {
                 self.out(&format!("epoch {} done, evaluating on the test set...", epoch + 1))
             }
-            Event::Epoch(record) => self.out(&format!(
-                "epoch {}/{}: train loss {:.4}, train accuracy {:.4}, test accuracy {:.4} ({} images), {:.1} images/s, {} elapsed",
-                record.epoch + 1,
-                self.epochs,
-                record.train_loss,
-                record.train_accuracy,
-                record.test.accuracy,
-                record.test.images,
-                record.images_per_second,
-                format_duration(record.elapsed_seconds)
-            )),
+            Event::Epoch(record) => {
+                let memory = crate::tui::event::memory().map_or(String::new(), |(now, peak)| {
+                    format!(
+                        ", memory {:.2} GB (peak {:.2} GB)",
+                        now as f64 / 1e9,
+                        peak as f64 / 1e9
+                    )
+                });
+                self.out(&format!(
+                    "epoch {}/{}: train loss {:.4}, train accuracy {:.4}, test accuracy {:.4} ({} images), {:.1} images/s, {} elapsed{memory}",
+                    record.epoch + 1,
+                    self.epochs,
+                    record.train_loss,
+                    record.train_accuracy,
+                    record.test.accuracy,
+                    record.test.images,
+                    record.images_per_second,
+                    format_duration(record.elapsed_seconds)
+                ))
+            }
             Event::Checkpointed { path, reason } => {
                 self.out(&format!("checkpoint ({reason:?}): {}", path.display()))
             }
