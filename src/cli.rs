@@ -30,6 +30,44 @@ pub enum Commands {
     Eval(EvalArgs),
     /// Write a checkpoint's weights as safetensors under the notebook's nn.Sequential names.
     Export(ExportArgs),
+    /// Classify PNG or JPEG pictures with a checkpoint: the three likeliest classes of each.
+    Predict(PredictArgs),
+    /// Draw a run's loss and accuracy curves from its metrics.csv into a PNG.
+    Plot(PlotArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Each picture is made grey, inverted if it is dark on light, fitted into 28x28 keeping its aspect ratio and padded with its background, as Fashion-MNIST's images are; then resized and normalized as the checkpoint was trained. Without --dark-on-light or --light-on-dark, a picture whose border is mostly lighter than middle grey is taken as dark on light."
+)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// A checkpoint file, or "latest".
+    #[arg(long, value_name = "PATH|latest")]
+    pub checkpoint: String,
+    /// PNG or JPEG files, of any size.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// The pictures show a dark object on a light background (most photos): invert them.
+    #[arg(long, conflicts_with = "light_on_dark")]
+    pub dark_on_light: bool,
+    /// The pictures show a light object on a dark background (as Fashion-MNIST): never invert.
+    #[arg(long)]
+    pub light_on_dark: bool,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// A run folder (runs/<run-id>) holding metrics.csv, or a metrics.csv file.
+    #[arg(value_name = "RUN")]
+    pub run: PathBuf,
+    /// The PNG to write (default: curves.png next to metrics.csv).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -37,12 +37,18 @@ async fn run_async(prepared: Prepared, json: bool) -> Result<ExitCode, Error> {
     let mut printer = Printer::new(json, &config);
     let mut interrupts = 0;
     let mut outcome = ExitCode::SUCCESS;
+    let mut run_dir: Option<std::path::PathBuf> = None;
     loop {
         tokio::select! {
             event = handle.events.recv() => {
                 let Some(event) = event else { break };
+                if let (Event::Finished { .. }, Some(dir)) = (&event, &run_dir) {
+                    // Before the last line, which says how the run ended.
+                    printer.curves(dir);
+                }
                 printer.print(&event);
                 match event {
+                    Event::Ready(info) => run_dir = Some(info.run_dir),
                     Event::Finished { .. } => break,
                     Event::Failed { .. } => { outcome = ExitCode::FAILURE; break }
                     Event::Paused { reason: PauseReason::NonFiniteLoss { .. } } => {
@@ -129,6 +135,14 @@ impl Printer {
             self.out(&value.to_string());
         } else {
             self.out(line);
+        }
+    }
+
+    /// Draws the finished run's curves next to its metrics.csv and says where.
+    fn curves(&self, run_dir: &std::path::Path) {
+        match crate::plot::write_run_plot(run_dir) {
+            Ok(path) => self.note(&format!("curves: {}", path.display())),
+            Err(error) => eprintln!("warning: no curves: {error}"),
         }
     }
 

@@ -15,6 +15,8 @@ pub mod data;
 pub mod headless;
 pub mod inspect;
 pub mod model;
+pub mod plot;
+pub mod predict;
 pub mod session;
 pub mod train;
 pub mod tui;

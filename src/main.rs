@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use alexnet_tui::cli::{Cli, Commands, TrainArgs};
-use alexnet_tui::{bench, headless, inspect, session, tui};
+use alexnet_tui::{bench, headless, inspect, plot, predict, session, tui};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         Some(Commands::Bench(args)) => bench::run(&args),
         Some(Commands::Eval(args)) => inspect::eval(&args.config, &args.checkpoint, args.json),
         Some(Commands::Export(args)) => inspect::export(&args.config, &args.checkpoint, &args.out),
+        Some(Commands::Predict(args)) => predict::run(&args),
+        Some(Commands::Plot(args)) => plot::run(&args),
     };
     match result {
         Ok(code) => code,

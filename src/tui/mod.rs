@@ -53,6 +53,9 @@ pub fn run(prepared: Prepared, autostart: bool) -> Result<ExitCode, Error> {
         _ => {
             if let Some(info) = &app.info {
                 println!("run {} is in {}", info.run_id, info.run_dir.display());
+                if matches!(app.phase, Phase::Finished(_)) {
+                    crate::plot::report_run_plot(&info.run_dir);
+                }
             }
             if let Some((epoch, accuracy)) = app.best_test_accuracy() {
                 println!("best test accuracy {accuracy:.4} (epoch {})", epoch + 1);
