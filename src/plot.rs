@@ -441,15 +441,6 @@ pub fn write_run_plot(run_dir: &Path) -> Result<PathBuf, PlotError> {
     Ok(out)
 }
 
-/// [`write_run_plot`] for the dashboard, once the terminal is back: says where the curves are, or
-/// warns why there are none.
-pub fn report_run_plot(run_dir: &Path) {
-    match write_run_plot(run_dir) {
-        Ok(path) => println!("curves: {}", path.display()),
-        Err(error) => eprintln!("warning: no curves: {error}"),
-    }
-}
-
 /// `alexnet-tui plot runs/<run-id> [--out FILE]`.
 pub fn run(args: &PlotArgs) -> Result<ExitCode, Error> {
     let metrics = if args.run.is_dir() {

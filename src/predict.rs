@@ -262,7 +262,7 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode, Error> {
     let config = session::load_config(&args.config)?;
     let (checkpoint_path, checkpoint) =
         session::read_checkpoint("--checkpoint", &args.checkpoint, &config)?;
-    worker::configure_threads(config.training.threads);
+    worker::configure_threads(config.training.threads, config.training.interop_threads);
     let device = Device::libtorch();
     let model = restore_model(&checkpoint, &checkpoint_path, &device)?;
     let trained = &checkpoint.meta.config;

@@ -53,8 +53,9 @@ pub fn run(prepared: Prepared, autostart: bool) -> Result<ExitCode, Error> {
         _ => {
             if let Some(info) = &app.info {
                 println!("run {} is in {}", info.run_id, info.run_dir.display());
-                if matches!(app.phase, Phase::Finished(_)) {
-                    crate::plot::report_run_plot(&info.run_dir);
+                let curves = info.run_dir.join(crate::plot::CURVES_FILE);
+                if matches!(app.phase, Phase::Finished(_)) && curves.is_file() {
+                    println!("curves: {}", curves.display());
                 }
             }
             if let Some((epoch, accuracy)) = app.best_test_accuracy() {
@@ -62,6 +63,15 @@ pub fn run(prepared: Prepared, autostart: bool) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A finished run draws its loss and accuracy curves next to its metrics.csv.
+fn curves(app: &mut App) {
+    let Some(info) = &app.info else { return };
+    match crate::plot::write_run_plot(&info.run_dir) {
+        Ok(path) => app.note(app::Level::Info, format!("curves: {}", path.display())),
+        Err(error) => app.note(app::Level::Warning, format!("no curves: {error}")),
     }
 }
 
@@ -133,8 +143,13 @@ async fn event_loop<B: Backend>(
             rx.recv().await
         };
         let Some(msg) = msg else { break };
+        let was_finished = matches!(app.phase, Phase::Finished(_));
         let mut quit = false;
-        for effect in app.update(msg) {
+        let effects = app.update(msg);
+        if !was_finished && matches!(app.phase, Phase::Finished(_)) {
+            curves(&mut app);
+        }
+        for effect in effects {
             match effect {
                 Effect::Send(command) => {
                     let _ = handle.commands.send(command);
