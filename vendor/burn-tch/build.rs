@@ -145,6 +145,10 @@ impl SystemInfo {
             "src/cuda_hack/fake_cuda_dependency.cpp"
         };
         println!("cargo:rerun-if-changed={cuda_dependency}");
+        // alexnet-tui: libtorch's convolution backward (see VENDORED.md).
+        let conv_backward = "src/ops/conv_backward.cpp";
+        println!("cargo:rerun-if-changed={conv_backward}");
+        println!("cargo:rustc-cfg=burn_tch_conv_backward");
 
         match self.os {
             Os::Linux | Os::Macos => {
@@ -156,7 +160,7 @@ impl SystemInfo {
                     .flag(format!("-Wl,-rpath={}", self.libtorch_lib_dir.display()))
                     .flag("-std=c++17")
                     .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", self.cxx11_abi))
-                    .files(&[cuda_dependency])
+                    .files(&[cuda_dependency, conv_backward])
                     .compile("burn-tch");
             }
             Os::Windows => {
@@ -166,7 +170,7 @@ impl SystemInfo {
                     .warnings(false)
                     .includes(&self.libtorch_include_dirs)
                     .flag("/std:c++17")
-                    .files(&[cuda_dependency])
+                    .files(&[cuda_dependency, conv_backward])
                     .compile("burn-tch");
             }
         };
@@ -208,6 +212,8 @@ fn check_out_dir() -> Option<PathBuf> {
 }
 
 fn main() {
+    // alexnet-tui: set by `make` when the convolution backward shim is compiled.
+    println!("cargo:rustc-check-cfg=cfg(burn_tch_conv_backward)");
     let system_info = SystemInfo::new();
     let out_dir = env_var_rerun("OUT_DIR").expect("Failed to get out dir");
 

@@ -22,3 +22,8 @@ mod tensor;
 pub use backend::*;
 pub use element::*;
 pub use tensor::*;
+// alexnet-tui: the switch between libtorch's and burn's generic conv2d backward (VENDORED.md).
+pub use ops::conv_backward::{
+    ConvBackward, conv_backward, libtorch_conv_backward_available, libtorch_conv_backward_calls,
+    set_conv_backward,
+};

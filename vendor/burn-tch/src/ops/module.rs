@@ -101,6 +101,29 @@ impl ModuleOps<Self> for LibTorch {
         TchTensor::new(tensor)
     }
 
+    // alexnet-tui: the conv2d backward through libtorch's convolution_backward (VENDORED.md).
+    fn conv2d_x_backward(
+        x: TchTensor,
+        weight: TchTensor,
+        output_grad: TchTensor,
+        options: ConvOptions<2>,
+    ) -> TchTensor {
+        super::conv_backward::conv2d_x_backward(x, weight, output_grad, options)
+    }
+
+    fn conv2d_weight_backward(
+        x: TchTensor,
+        weight: TchTensor,
+        output_grad: TchTensor,
+        options: ConvOptions<2>,
+    ) -> TchTensor {
+        super::conv_backward::conv2d_weight_backward(x, weight, output_grad, options)
+    }
+
+    fn conv2d_bias_backward(x: TchTensor, bias: TchTensor, output_grad: TchTensor) -> TchTensor {
+        super::conv_backward::conv2d_bias_backward(x, bias, output_grad)
+    }
+
     fn conv3d(
         x: TchTensor,
         weight: TchTensor,
