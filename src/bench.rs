@@ -2,6 +2,8 @@
 //! warm-up excluded, several repeats, median and spread, the cost of our batch preparation next to
 //! a bare burn step, peak memory, and optionally PyTorch's `bench/reference.py` run in turn with
 //! ours in the same invocation (this machine's speed drifts, so only interleaved ratios mean much).
+//! `--conv-backward both` also times our step with burn's generic convolution backward in turn with
+//! libtorch's own (the vendored burn-tch's switch, see vendor/burn-tch/VENDORED.md).
 
 #![allow(deprecated)] // burn-tch's device constructor, see train::worker.
 
@@ -11,8 +13,9 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn_tch::ConvBackward;
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, ConvBackwardChoice};
 use crate::config::Config;
 use crate::data::batcher::{self, Transform};
 use crate::data::fashion_mnist::{IMAGE_PIXELS, Split};
@@ -70,6 +73,22 @@ fn synthetic_split(count: usize, seed: u64) -> Split {
     }
 }
 
+/// The conv2d backward implementations to measure, in the order of the first repeat.
+fn conv_backward_modes(choice: ConvBackwardChoice) -> Vec<ConvBackward> {
+    match choice {
+        ConvBackwardChoice::Generic => vec![ConvBackward::Generic],
+        ConvBackwardChoice::Libtorch => vec![ConvBackward::Libtorch],
+        ConvBackwardChoice::Both => vec![ConvBackward::Generic, ConvBackward::Libtorch],
+    }
+}
+
+fn mode_name(mode: ConvBackward) -> &'static str {
+    match mode {
+        ConvBackward::Generic => "generic",
+        ConvBackward::Libtorch => "libtorch",
+    }
+}
+
 pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     let mut config = session::load_config(&args.config)?;
     if let Some(resize) = args.resize {
@@ -81,14 +100,24 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     config
         .validate()
         .map_err(|(key, message)| Error::Usage(format!("{key} {message}")))?;
+    let modes = conv_backward_modes(args.conv_backward);
+    if modes.contains(&ConvBackward::Libtorch) && !burn_tch::libtorch_conv_backward_available() {
+        return Err(Error::Usage(
+            "--conv-backward libtorch: this build has no libtorch convolution backward (libtorch's headers were not found)".into(),
+        ));
+    }
     let resize = config.model.resize;
     let batch_size = config.training.batch_size;
     let threads = configure_threads(config.training.threads);
     let (device, device_name) = device_for(&config.training.device).map_err(Error::Usage)?;
     let device = device.autodiff();
+    let mode_names: Vec<&str> = modes.iter().map(|&mode| mode_name(mode)).collect();
     println!(
-        "bench: AlexNet, {resize}x{resize} input, batch {batch_size}, {device_name}, {threads} threads, {} warm-up + {} repeats x {} steps",
-        args.warmup, args.repeats, args.steps
+        "bench: AlexNet, {resize}x{resize} input, batch {batch_size}, {device_name}, {threads} threads, conv backward {}, {} warm-up + {} repeats x {} steps",
+        mode_names.join(" and "),
+        args.warmup,
+        args.repeats,
+        args.steps
     );
 
     let split = synthetic_split(batch_size * 4, 7);
@@ -107,8 +136,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     let _ = model.valid();
     let learning_rate = 1e-4;
 
-    // Our step: gather + transform + the shared training step, as the worker runs it.
-    let mut ours = |steps: usize, model_in: crate::model::AlexNet| {
+    // Our step: gather + transform + the shared training step, as the worker runs it, with the
+    // given conv2d backward.
+    let mut ours = |steps: usize, model_in: crate::model::AlexNet, mode: ConvBackward| {
+        burn_tch::set_conv_backward(mode);
         let mut model = model_in;
         let mut prepare_seconds = 0.0;
         let started = Instant::now();
@@ -128,56 +159,93 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         )
     };
 
-    model = ours(args.warmup, model).0;
-    let mut figures = Figures {
-        images_per_second: Vec::new(),
-    };
+    for &mode in &modes {
+        model = ours(args.warmup, model, mode).0;
+    }
+    let mut figures: Vec<Figures> = modes
+        .iter()
+        .map(|_| Figures {
+            images_per_second: Vec::new(),
+        })
+        .collect();
     let mut pytorch = Figures {
         images_per_second: Vec::new(),
     };
     let mut prepare_share = Vec::new();
+    let label = |index: usize| match modes.len() {
+        1 => "ours".to_string(),
+        _ => format!("ours[{}]", mode_names[index]),
+    };
     for repeat in 0..args.repeats {
-        let (next, images_per_second, share) = ours(args.steps, model);
-        model = next;
-        figures.images_per_second.push(images_per_second);
-        prepare_share.push(share);
-        print!(
-            "repeat {}: ours {images_per_second:.1} images/s",
-            repeat + 1
-        );
+        // With two modes, alternate which goes first, so that neither always follows PyTorch.
+        let mut sequence: Vec<usize> = (0..modes.len()).collect();
+        if repeat % 2 == 1 {
+            sequence.reverse();
+        }
+        for index in sequence {
+            let (next, images_per_second, share) = ours(args.steps, model, modes[index]);
+            model = next;
+            figures[index].images_per_second.push(images_per_second);
+            prepare_share.push(share);
+        }
+        let mut line = format!("repeat {}:", repeat + 1);
+        for (index, side) in figures.iter().enumerate() {
+            let value = side.images_per_second[repeat];
+            line.push_str(&format!(" {} {value:.1} images/s,", label(index)));
+        }
+        if modes.len() == 2 {
+            line.push_str(&format!(
+                " libtorch/generic {:.3},",
+                figures[1].images_per_second[repeat] / figures[0].images_per_second[repeat]
+            ));
+        }
         if args.pytorch {
             let theirs = run_reference(&config, threads, args)?;
             pytorch.images_per_second.push(theirs);
-            print!(
-                ", PyTorch {theirs:.1} images/s, ratio {:.3}",
-                images_per_second / theirs
-            );
+            line.push_str(&format!(" PyTorch {theirs:.1} images/s,"));
+            for (index, side) in figures.iter().enumerate() {
+                line.push_str(&format!(
+                    " {}/PyTorch {:.3},",
+                    label(index),
+                    side.images_per_second[repeat] / theirs
+                ));
+            }
         }
-        println!();
+        println!("{}", line.trim_end_matches(','));
     }
-    let (low, high) = figures.spread();
+    for (index, side) in figures.iter().enumerate() {
+        let (low, high) = side.spread();
+        println!(
+            "{}: median {:.1} images/s (min {low:.1}, max {high:.1})",
+            label(index),
+            side.median()
+        );
+    }
     println!(
-        "ours: median {:.1} images/s (min {low:.1}, max {high:.1}); batch preparation is {:.2}% of the step",
-        figures.median(),
+        "batch preparation is {:.2}% of our step",
         100.0 * median(&prepare_share)
     );
+    if modes.len() == 2 {
+        println!(
+            "ratio libtorch/generic conv backward: median {:.3} over {} interleaved repeats",
+            median(&ratios(&figures[1], &figures[0])),
+            args.repeats
+        );
+    }
     if args.pytorch {
         let (low, high) = pytorch.spread();
         println!(
             "PyTorch 2.9 eager: median {:.1} images/s (min {low:.1}, max {high:.1})",
             pytorch.median()
         );
-        let ratios: Vec<f64> = figures
-            .images_per_second
-            .iter()
-            .zip(&pytorch.images_per_second)
-            .map(|(a, b)| a / b)
-            .collect();
-        println!(
-            "ratio ours/PyTorch: median {:.3} over {} interleaved repeats",
-            median(&ratios),
-            ratios.len()
-        );
+        for (index, side) in figures.iter().enumerate() {
+            println!(
+                "ratio {}/PyTorch: median {:.3} over {} interleaved repeats",
+                label(index),
+                median(&ratios(side, &pytorch)),
+                args.repeats
+            );
+        }
     }
     if let Some((_, peak)) = memory() {
         println!(
@@ -186,6 +254,16 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Repeat-by-repeat ratios of two sides measured in turn.
+fn ratios(numerator: &Figures, denominator: &Figures) -> Vec<f64> {
+    numerator
+        .images_per_second
+        .iter()
+        .zip(&denominator.images_per_second)
+        .map(|(a, b)| a / b)
+        .collect()
 }
 
 /// The Python of the torch environment: `ALEXNET_TORCH_PYTHON`, else the one the build used,
