@@ -13,13 +13,14 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::Tensor;
 use burn_tch::ConvBackward;
 
 use crate::cli::{BenchArgs, ConvBackwardChoice};
 use crate::config::Config;
 use crate::data::batcher::{self, Transform};
 use crate::data::fashion_mnist::{IMAGE_PIXELS, Split};
-use crate::model::AlexNetConfig;
+use crate::model::{Activation, AlexNet, AlexNetConfig, SEQUENCE};
 use crate::session::{self, Error};
 use crate::train::worker::{configure_threads, device_for, sgd_config, training_step};
 use crate::tui::event::memory;
@@ -135,6 +136,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     .init(&device);
     let _ = model.valid();
     let learning_rate = 1e-4;
+
+    if args.layers {
+        let host = batcher::gather(&split, &order, 0, batch_size, Some((1, 0)));
+        let (images, _) = transform.apply(host, &device);
+        return layer_report(&model, images, &modes, &config, threads, args);
+    }
 
     // Our step: gather + transform + the shared training step, as the worker runs it, with the
     // given conv2d backward.
@@ -254,6 +261,159 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Median forward and backward seconds of each step of [`SEQUENCE`] alone, fed the activations of
+/// a real batch: the layer's input is detached (and requires a gradient from the second layer on,
+/// as in training), and the backward starts from the layer's output with a gradient of ones.
+fn layer_times(model: &AlexNet, images: Tensor<4>, repeats: usize) -> Vec<(f64, f64)> {
+    fn detached(x: &Activation, require_grad: bool) -> Activation {
+        match x {
+            Activation::Map(t) if require_grad => {
+                Activation::Map(t.clone().detach().require_grad())
+            }
+            Activation::Map(t) => Activation::Map(t.clone().detach()),
+            Activation::Flat(t) if require_grad => {
+                Activation::Flat(t.clone().detach().require_grad())
+            }
+            Activation::Flat(t) => Activation::Flat(t.clone().detach()),
+        }
+    }
+    let mut x = Activation::Map(images);
+    let mut times = Vec::new();
+    for (index, &step) in SEQUENCE.iter().enumerate() {
+        let mut forward = Vec::new();
+        let mut backward = Vec::new();
+        // One untimed run first: libtorch sets up its kernels for new shapes on first use.
+        for run in 0..=repeats {
+            let input = detached(&x, index > 0);
+            let started = Instant::now();
+            let output = model.step(step, input);
+            let forward_seconds = started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            let grads = match &output {
+                Activation::Map(t) => t.backward(),
+                Activation::Flat(t) => t.backward(),
+            };
+            let backward_seconds = started.elapsed().as_secs_f64();
+            drop(grads);
+            if run > 0 {
+                forward.push(forward_seconds);
+                backward.push(backward_seconds);
+            }
+        }
+        times.push((median(&forward), median(&backward)));
+        x = model.step(step, detached(&x, false));
+    }
+    times
+}
+
+/// `bench --layers`: per-layer times with each conv backward asked for, and PyTorch's alongside.
+fn layer_report(
+    model: &AlexNet,
+    images: Tensor<4>,
+    modes: &[ConvBackward],
+    config: &Config,
+    threads: usize,
+    args: &BenchArgs,
+) -> Result<ExitCode, Error> {
+    let repeats = args.repeats.max(1);
+    let ours: Vec<Vec<(f64, f64)>> = modes
+        .iter()
+        .map(|&mode| {
+            burn_tch::set_conv_backward(mode);
+            layer_times(model, images.clone(), repeats)
+        })
+        .collect();
+    let theirs = if args.pytorch {
+        Some(run_layers_reference(config, threads, repeats)?)
+    } else {
+        None
+    };
+    let mut header = format!("{:<4} {:<10}", "#", "layer");
+    for &mode in modes {
+        header.push_str(&format!(
+            " {:>22}",
+            format!("ours[{}] fwd+bwd ms", mode_name(mode))
+        ));
+    }
+    if theirs.is_some() {
+        header.push_str(&format!(" {:>22}", "PyTorch fwd+bwd ms"));
+    }
+    println!("median of {repeats} runs per layer, in milliseconds (forward + backward)");
+    println!("{header}");
+    let cell = |(forward, backward): (f64, f64)| {
+        format!(
+            "{:>22}",
+            format!("{:.1} + {:.1}", forward * 1e3, backward * 1e3)
+        )
+    };
+    let mut totals = vec![(0.0, 0.0); ours.len() + 1];
+    for (index, step) in SEQUENCE.iter().enumerate() {
+        let mut line = format!("{:<4} {:<10}", index, step.name());
+        for (side, times) in ours.iter().enumerate() {
+            line.push_str(&format!(" {}", cell(times[index])));
+            totals[side].0 += times[index].0;
+            totals[side].1 += times[index].1;
+        }
+        if let Some(theirs) = &theirs {
+            line.push_str(&format!(" {}", cell(theirs[index])));
+            totals[ours.len()].0 += theirs[index].0;
+            totals[ours.len()].1 += theirs[index].1;
+        }
+        println!("{line}");
+    }
+    let mut line = format!("{:<15}", "total");
+    let sides = ours.len() + usize::from(theirs.is_some());
+    for total in &totals[..sides] {
+        line.push_str(&format!(" {}", cell(*total)));
+    }
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// bench/layers.py's median forward and backward seconds per layer of the notebook's network.
+fn run_layers_reference(
+    config: &Config,
+    threads: usize,
+    repeats: usize,
+) -> Result<Vec<(f64, f64)>, Error> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/layers.py");
+    let output = std::process::Command::new(torch_python())
+        .arg(&script)
+        .args(["--resize", &config.model.resize.to_string()])
+        .args(["--batch", &config.training.batch_size.to_string()])
+        .args(["--threads", &threads.to_string()])
+        .args(["--repeats", &repeats.to_string()])
+        .output()
+        .map_err(|e| Error::Failed(format!("cannot run {}: {e}", script.display())))?;
+    if !output.status.success() {
+        return Err(Error::Failed(format!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let times: Vec<(f64, f64)> = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("layer ")?;
+            let mut fields = rest.split_whitespace().skip(1);
+            let forward = fields.next()?.parse().ok()?;
+            let backward = fields.next()?.parse().ok()?;
+            Some((forward, backward))
+        })
+        .collect();
+    if times.len() != SEQUENCE.len() {
+        return Err(Error::Failed(format!(
+            "{} printed {} layers, expected {}",
+            script.display(),
+            times.len(),
+            SEQUENCE.len()
+        )));
+    }
+    Ok(times)
 }
 
 /// Repeat-by-repeat ratios of two sides measured in turn.
