@@ -2,6 +2,8 @@
 //! warm-up excluded, several repeats, median and spread, the cost of our batch preparation next to
 //! a bare burn step, peak memory, and optionally PyTorch's `bench/reference.py` run in turn with
 //! ours in the same invocation (this machine's speed drifts, so only interleaved ratios mean much).
+//! `--conv-backward both` also times our step with burn's generic convolution backward in turn with
+//! libtorch's own (the vendored burn-tch's switch, see vendor/burn-tch/VENDORED.md).
 
 #![allow(deprecated)] // burn-tch's device constructor, see train::worker.
 
@@ -11,12 +13,14 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::Tensor;
+use burn_tch::ConvBackward;
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, ConvBackwardChoice};
 use crate::config::Config;
 use crate::data::batcher::{self, Transform};
 use crate::data::fashion_mnist::{IMAGE_PIXELS, Split};
-use crate::model::AlexNetConfig;
+use crate::model::{Activation, AlexNet, AlexNetConfig, SEQUENCE};
 use crate::session::{self, Error};
 use crate::train::worker::{configure_threads, device_for, sgd_config, training_step};
 use crate::tui::event::memory;
@@ -70,6 +74,22 @@ fn synthetic_split(count: usize, seed: u64) -> Split {
     }
 }
 
+/// The conv2d backward implementations to measure, in the order of the first repeat.
+fn conv_backward_modes(choice: ConvBackwardChoice) -> Vec<ConvBackward> {
+    match choice {
+        ConvBackwardChoice::Generic => vec![ConvBackward::Generic],
+        ConvBackwardChoice::Libtorch => vec![ConvBackward::Libtorch],
+        ConvBackwardChoice::Both => vec![ConvBackward::Generic, ConvBackward::Libtorch],
+    }
+}
+
+fn mode_name(mode: ConvBackward) -> &'static str {
+    match mode {
+        ConvBackward::Generic => "generic",
+        ConvBackward::Libtorch => "libtorch",
+    }
+}
+
 pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     let mut config = session::load_config(&args.config)?;
     if let Some(resize) = args.resize {
@@ -81,14 +101,26 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     config
         .validate()
         .map_err(|(key, message)| Error::Usage(format!("{key} {message}")))?;
+    let modes = conv_backward_modes(args.conv_backward);
+    if modes.contains(&ConvBackward::Libtorch) && !burn_tch::libtorch_conv_backward_available() {
+        return Err(Error::Usage(
+            "--conv-backward libtorch: this build has no libtorch convolution backward (libtorch's headers were not found)".into(),
+        ));
+    }
     let resize = config.model.resize;
     let batch_size = config.training.batch_size;
     let threads = configure_threads(config.training.threads, config.training.interop_threads);
     let (device, device_name) = device_for(&config.training.device).map_err(Error::Usage)?;
     let device = device.autodiff();
+    let mode_names: Vec<&str> = modes.iter().map(|&mode| mode_name(mode)).collect();
     println!(
-        "bench: AlexNet, {resize}x{resize} input, batch {batch_size}, {device_name}, {} intra-op + {} inter-op threads, {} warm-up + {} repeats x {} steps",
-        threads.intra, threads.inter, args.warmup, args.repeats, args.steps
+        "bench: AlexNet, {resize}x{resize} input, batch {batch_size}, {device_name}, {} intra-op + {} inter-op threads, conv backward {}, {} warm-up + {} repeats x {} steps",
+        threads.intra,
+        threads.inter,
+        mode_names.join(" and "),
+        args.warmup,
+        args.repeats,
+        args.steps
     );
     let threads = threads.intra;
 
@@ -108,8 +140,16 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     let _ = model.valid();
     let learning_rate = 1e-4;
 
-    // Our step: gather + transform + the shared training step, as the worker runs it.
-    let mut ours = |steps: usize, model_in: crate::model::AlexNet| {
+    if args.layers {
+        let host = batcher::gather(&split, &order, 0, batch_size, Some((1, 0)));
+        let (images, _) = transform.apply(host, &device);
+        return layer_report(&model, images, &modes, &config, threads, args);
+    }
+
+    // Our step: gather + transform + the shared training step, as the worker runs it, with the
+    // given conv2d backward.
+    let mut ours = |steps: usize, model_in: crate::model::AlexNet, mode: ConvBackward| {
+        burn_tch::set_conv_backward(mode);
         let mut model = model_in;
         let mut prepare_seconds = 0.0;
         let started = Instant::now();
@@ -129,56 +169,93 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         )
     };
 
-    model = ours(args.warmup, model).0;
-    let mut figures = Figures {
-        images_per_second: Vec::new(),
-    };
+    for &mode in &modes {
+        model = ours(args.warmup, model, mode).0;
+    }
+    let mut figures: Vec<Figures> = modes
+        .iter()
+        .map(|_| Figures {
+            images_per_second: Vec::new(),
+        })
+        .collect();
     let mut pytorch = Figures {
         images_per_second: Vec::new(),
     };
     let mut prepare_share = Vec::new();
+    let label = |index: usize| match modes.len() {
+        1 => "ours".to_string(),
+        _ => format!("ours[{}]", mode_names[index]),
+    };
     for repeat in 0..args.repeats {
-        let (next, images_per_second, share) = ours(args.steps, model);
-        model = next;
-        figures.images_per_second.push(images_per_second);
-        prepare_share.push(share);
-        print!(
-            "repeat {}: ours {images_per_second:.1} images/s",
-            repeat + 1
-        );
+        // With two modes, alternate which goes first, so that neither always follows PyTorch.
+        let mut sequence: Vec<usize> = (0..modes.len()).collect();
+        if repeat % 2 == 1 {
+            sequence.reverse();
+        }
+        for index in sequence {
+            let (next, images_per_second, share) = ours(args.steps, model, modes[index]);
+            model = next;
+            figures[index].images_per_second.push(images_per_second);
+            prepare_share.push(share);
+        }
+        let mut line = format!("repeat {}:", repeat + 1);
+        for (index, side) in figures.iter().enumerate() {
+            let value = side.images_per_second[repeat];
+            line.push_str(&format!(" {} {value:.1} images/s,", label(index)));
+        }
+        if modes.len() == 2 {
+            line.push_str(&format!(
+                " libtorch/generic {:.3},",
+                figures[1].images_per_second[repeat] / figures[0].images_per_second[repeat]
+            ));
+        }
         if args.pytorch {
             let theirs = run_reference(&config, threads, args)?;
             pytorch.images_per_second.push(theirs);
-            print!(
-                ", PyTorch {theirs:.1} images/s, ratio {:.3}",
-                images_per_second / theirs
-            );
+            line.push_str(&format!(" PyTorch {theirs:.1} images/s,"));
+            for (index, side) in figures.iter().enumerate() {
+                line.push_str(&format!(
+                    " {}/PyTorch {:.3},",
+                    label(index),
+                    side.images_per_second[repeat] / theirs
+                ));
+            }
         }
-        println!();
+        println!("{}", line.trim_end_matches(','));
     }
-    let (low, high) = figures.spread();
+    for (index, side) in figures.iter().enumerate() {
+        let (low, high) = side.spread();
+        println!(
+            "{}: median {:.1} images/s (min {low:.1}, max {high:.1})",
+            label(index),
+            side.median()
+        );
+    }
     println!(
-        "ours: median {:.1} images/s (min {low:.1}, max {high:.1}); batch preparation is {:.2}% of the step",
-        figures.median(),
+        "batch preparation is {:.2}% of our step",
         100.0 * median(&prepare_share)
     );
+    if modes.len() == 2 {
+        println!(
+            "ratio libtorch/generic conv backward: median {:.3} over {} interleaved repeats",
+            median(&ratios(&figures[1], &figures[0])),
+            args.repeats
+        );
+    }
     if args.pytorch {
         let (low, high) = pytorch.spread();
         println!(
             "PyTorch 2.9 eager: median {:.1} images/s (min {low:.1}, max {high:.1})",
             pytorch.median()
         );
-        let ratios: Vec<f64> = figures
-            .images_per_second
-            .iter()
-            .zip(&pytorch.images_per_second)
-            .map(|(a, b)| a / b)
-            .collect();
-        println!(
-            "ratio ours/PyTorch: median {:.3} over {} interleaved repeats",
-            median(&ratios),
-            ratios.len()
-        );
+        for (index, side) in figures.iter().enumerate() {
+            println!(
+                "ratio {}/PyTorch: median {:.3} over {} interleaved repeats",
+                label(index),
+                median(&ratios(side, &pytorch)),
+                args.repeats
+            );
+        }
     }
     if let Some((_, peak)) = memory() {
         println!(
@@ -187,6 +264,169 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Median forward and backward seconds of each step of [`SEQUENCE`] alone, fed the activations of
+/// a real batch: the layer's input is detached (and requires a gradient from the second layer on,
+/// as in training), and the backward starts from the layer's output with a gradient of ones.
+fn layer_times(model: &AlexNet, images: Tensor<4>, repeats: usize) -> Vec<(f64, f64)> {
+    fn detached(x: &Activation, require_grad: bool) -> Activation {
+        match x {
+            Activation::Map(t) if require_grad => {
+                Activation::Map(t.clone().detach().require_grad())
+            }
+            Activation::Map(t) => Activation::Map(t.clone().detach()),
+            Activation::Flat(t) if require_grad => {
+                Activation::Flat(t.clone().detach().require_grad())
+            }
+            Activation::Flat(t) => Activation::Flat(t.clone().detach()),
+        }
+    }
+    let mut x = Activation::Map(images);
+    let mut times = Vec::new();
+    for (index, &step) in SEQUENCE.iter().enumerate() {
+        let mut forward = Vec::new();
+        let mut backward = Vec::new();
+        // One untimed run first: libtorch sets up its kernels for new shapes on first use.
+        for run in 0..=repeats {
+            let input = detached(&x, index > 0);
+            let started = Instant::now();
+            let output = model.step(step, input);
+            let forward_seconds = started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            let grads = match &output {
+                Activation::Map(t) => t.backward(),
+                Activation::Flat(t) => t.backward(),
+            };
+            let backward_seconds = started.elapsed().as_secs_f64();
+            drop(grads);
+            if run > 0 {
+                forward.push(forward_seconds);
+                backward.push(backward_seconds);
+            }
+        }
+        times.push((median(&forward), median(&backward)));
+        x = model.step(step, detached(&x, false));
+    }
+    times
+}
+
+/// `bench --layers`: per-layer times with each conv backward asked for, and PyTorch's alongside.
+fn layer_report(
+    model: &AlexNet,
+    images: Tensor<4>,
+    modes: &[ConvBackward],
+    config: &Config,
+    threads: usize,
+    args: &BenchArgs,
+) -> Result<ExitCode, Error> {
+    let repeats = args.repeats.max(1);
+    let ours: Vec<Vec<(f64, f64)>> = modes
+        .iter()
+        .map(|&mode| {
+            burn_tch::set_conv_backward(mode);
+            layer_times(model, images.clone(), repeats)
+        })
+        .collect();
+    let theirs = if args.pytorch {
+        Some(run_layers_reference(config, threads, repeats)?)
+    } else {
+        None
+    };
+    let mut header = format!("{:<4} {:<10}", "#", "layer");
+    for &mode in modes {
+        header.push_str(&format!(
+            " {:>22}",
+            format!("ours[{}] fwd+bwd ms", mode_name(mode))
+        ));
+    }
+    if theirs.is_some() {
+        header.push_str(&format!(" {:>22}", "PyTorch fwd+bwd ms"));
+    }
+    println!("median of {repeats} runs per layer, in milliseconds (forward + backward)");
+    println!("{header}");
+    let cell = |(forward, backward): (f64, f64)| {
+        format!(
+            "{:>22}",
+            format!("{:.1} + {:.1}", forward * 1e3, backward * 1e3)
+        )
+    };
+    let mut totals = vec![(0.0, 0.0); ours.len() + 1];
+    for (index, step) in SEQUENCE.iter().enumerate() {
+        let mut line = format!("{:<4} {:<10}", index, step.name());
+        for (side, times) in ours.iter().enumerate() {
+            line.push_str(&format!(" {}", cell(times[index])));
+            totals[side].0 += times[index].0;
+            totals[side].1 += times[index].1;
+        }
+        if let Some(theirs) = &theirs {
+            line.push_str(&format!(" {}", cell(theirs[index])));
+            totals[ours.len()].0 += theirs[index].0;
+            totals[ours.len()].1 += theirs[index].1;
+        }
+        println!("{line}");
+    }
+    let mut line = format!("{:<15}", "total");
+    let sides = ours.len() + usize::from(theirs.is_some());
+    for total in &totals[..sides] {
+        line.push_str(&format!(" {}", cell(*total)));
+    }
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// bench/layers.py's median forward and backward seconds per layer of the notebook's network.
+fn run_layers_reference(
+    config: &Config,
+    threads: usize,
+    repeats: usize,
+) -> Result<Vec<(f64, f64)>, Error> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/layers.py");
+    let output = std::process::Command::new(torch_python())
+        .arg(&script)
+        .args(["--resize", &config.model.resize.to_string()])
+        .args(["--batch", &config.training.batch_size.to_string()])
+        .args(["--threads", &threads.to_string()])
+        .args(["--repeats", &repeats.to_string()])
+        .output()
+        .map_err(|e| Error::Failed(format!("cannot run {}: {e}", script.display())))?;
+    if !output.status.success() {
+        return Err(Error::Failed(format!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let times: Vec<(f64, f64)> = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("layer ")?;
+            let mut fields = rest.split_whitespace().skip(1);
+            let forward = fields.next()?.parse().ok()?;
+            let backward = fields.next()?.parse().ok()?;
+            Some((forward, backward))
+        })
+        .collect();
+    if times.len() != SEQUENCE.len() {
+        return Err(Error::Failed(format!(
+            "{} printed {} layers, expected {}",
+            script.display(),
+            times.len(),
+            SEQUENCE.len()
+        )));
+    }
+    Ok(times)
+}
+
+/// Repeat-by-repeat ratios of two sides measured in turn.
+fn ratios(numerator: &Figures, denominator: &Figures) -> Vec<f64> {
+    numerator
+        .images_per_second
+        .iter()
+        .zip(&denominator.images_per_second)
+        .map(|(a, b)| a / b)
+        .collect()
 }
 
 /// The Python of the torch environment: `ALEXNET_TORCH_PYTHON`, else the one the build used,

@@ -153,4 +153,19 @@ pub struct BenchArgs {
     /// Also run bench/reference.py (PyTorch) in turn with ours and print the ratio.
     #[arg(long)]
     pub pytorch: bool,
+    /// Gradients of the convolutions: libtorch's own convolution_backward (what training uses),
+    /// burn's generic fallback, or both in turn with their ratio.
+    #[arg(long, value_enum, default_value_t = ConvBackwardChoice::Libtorch)]
+    pub conv_backward: ConvBackwardChoice,
+    /// Instead of whole steps, time each layer's forward and backward alone (median of the
+    /// repeats; with --pytorch, bench/layers.py's figures for the same layers alongside).
+    #[arg(long)]
+    pub layers: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConvBackwardChoice {
+    Generic,
+    Libtorch,
+    Both,
 }

@@ -1,0 +1,11 @@
+mod activation;
+mod base;
+mod bool_tensor;
+pub(crate) mod conv_backward; // alexnet-tui, see VENDORED.md
+mod int_tensor;
+mod module;
+mod qtensor;
+mod tensor;
+mod transaction;
+
+pub(crate) use base::*;
