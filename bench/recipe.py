@@ -29,7 +29,7 @@ def read_idx(path: str) -> torch.Tensor:
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as f:
         data = f.read()
-    _, _, _, dims = struct.unpack(">HBBB", data[:4])
+    _, _, dims = struct.unpack(">HBB", data[:4])
     shape = struct.unpack(">" + "I" * dims, data[4 : 4 + 4 * dims])
     return torch.frombuffer(bytearray(data[4 + 4 * dims :]), dtype=torch.uint8).reshape(shape)
 
