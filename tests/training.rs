@@ -15,6 +15,7 @@ use alexnet_tui::model::AlexNetConfig;
 use alexnet_tui::session;
 use alexnet_tui::train::checkpoint::{self, Checkpoint};
 use alexnet_tui::train::metrics::BatchRecord;
+use alexnet_tui::train::snapshot::Moment;
 use alexnet_tui::train::worker::{self, WorkerHandle, WorkerOptions};
 use alexnet_tui::train::{Command, Event, FinishReason, PauseReason, SaveReason};
 use alexnet_tui::tui::event::ProcessSampler;
@@ -149,7 +150,18 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     };
     assert_eq!(info.batches_per_epoch, 10);
     assert_eq!(info.summary.len(), 21);
-    // Ready waits for Start: no batch arrives on its own.
+    // Ready is followed by the pictures of the initial weights, then waits for Start: no batch
+    // arrives on its own.
+    let Event::Snapshot(snapshot) = until(&mut handle, MINUTE, |_| true) else {
+        panic!("the initial snapshot should follow Ready")
+    };
+    assert_eq!(
+        snapshot.moment,
+        Moment::Start {
+            epoch_position: 0.0
+        }
+    );
+    assert_eq!(snapshot.gallery.len(), 20);
     std::thread::sleep(Duration::from_millis(500));
     assert!(handle.events.try_recv().is_err());
 
