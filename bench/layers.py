@@ -11,7 +11,7 @@ import time
 import torch
 from torch import nn
 
-from reference import notebook_alexnet
+from reference import xavier_alexnet
 
 
 def main() -> None:
@@ -22,12 +22,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    with torch.no_grad():
-        probe = notebook_alexnet(1)[:13](torch.zeros(1, 1, args.resize, args.resize))
-    net = notebook_alexnet(probe.numel())
-    for m in net:
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.xavier_uniform_(m.weight)
+    net = xavier_alexnet(args.resize)
     net.train()
     pixels = torch.randint(0, 256, (args.batch, 1, 28, 28), dtype=torch.uint8)
     x = nn.functional.interpolate(

@@ -20,7 +20,7 @@ import time
 import torch
 from torch import nn
 
-from reference import notebook_alexnet
+from reference import xavier_alexnet
 
 MEAN, STD = 0.286, 0.353
 
@@ -70,12 +70,7 @@ def main() -> None:
 
     train_x, train_y = load(args.data, "train")
     test_x, test_y = load(args.data, "t10k")
-    with torch.no_grad():
-        probe = notebook_alexnet(1)[:13](torch.zeros(1, 1, args.resize, args.resize))
-    net = notebook_alexnet(probe.numel())
-    for m in net:
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.xavier_uniform_(m.weight)
+    net = xavier_alexnet(args.resize)
     optimizer = torch.optim.SGD(
         net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4
     )

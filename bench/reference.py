@@ -25,6 +25,17 @@ def notebook_alexnet(flatten: int) -> nn.Sequential:
     )
 
 
+def xavier_alexnet(resize: int) -> nn.Sequential:
+    """The notebook's model for resize x resize inputs, with Xavier-uniform weights."""
+    with torch.no_grad():
+        probe = notebook_alexnet(1)[:13](torch.zeros(1, 1, resize, resize))
+    net = notebook_alexnet(probe.numel())
+    for m in net:
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_uniform_(m.weight)
+    return net
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--resize", type=int, default=224)
@@ -37,12 +48,7 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=0.0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    with torch.no_grad():
-        probe = notebook_alexnet(1)[:13](torch.zeros(1, 1, args.resize, args.resize))
-    net = notebook_alexnet(probe.numel())
-    for m in net:
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.xavier_uniform_(m.weight)
+    net = xavier_alexnet(args.resize)
     optimizer = torch.optim.SGD(
         net.parameters(), lr=1e-4, momentum=args.momentum, nesterov=args.nesterov,
         weight_decay=args.weight_decay,

@@ -382,22 +382,14 @@ fn run_layers_reference(
     repeats: usize,
 ) -> Result<Vec<(f64, f64)>, Error> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/layers.py");
-    let output = std::process::Command::new(torch_python())
+    let mut command = std::process::Command::new(torch_python());
+    command
         .arg(&script)
         .args(["--resize", &config.model.resize.to_string()])
         .args(["--batch", &config.training.batch_size.to_string()])
         .args(["--threads", &threads.to_string()])
-        .args(["--repeats", &repeats.to_string()])
-        .output()
-        .map_err(|e| Error::Failed(format!("cannot run {}: {e}", script.display())))?;
-    if !output.status.success() {
-        return Err(Error::Failed(format!(
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&output.stderr)
-        )));
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
+        .args(["--repeats", &repeats.to_string()]);
+    let text = python_output(command, &script)?;
     let times: Vec<(f64, f64)> = text
         .lines()
         .filter_map(|line| {
@@ -455,6 +447,20 @@ fn run_reference(config: &Config, threads: usize, args: &BenchArgs) -> Result<f6
     if t.nesterov {
         command.arg("--nesterov");
     }
+    python_output(command, &script)?
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("images_per_second="))
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or_else(|| Error::Failed(format!("{} printed no images_per_second", script.display())))
+}
+
+/// Runs one of the bench/ Python scripts and returns its standard output, or its error output in
+/// the error.
+fn python_output(
+    mut command: std::process::Command,
+    script: &std::path::Path,
+) -> Result<String, Error> {
     let output = command
         .output()
         .map_err(|e| Error::Failed(format!("cannot run {}: {e}", script.display())))?;
@@ -465,10 +471,5 @@ fn run_reference(config: &Config, threads: usize, args: &BenchArgs) -> Result<f6
             String::from_utf8_lossy(&output.stderr)
         )));
     }
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
-        .rev()
-        .find_map(|line| line.strip_prefix("images_per_second="))
-        .and_then(|value| value.trim().parse().ok())
-        .ok_or_else(|| Error::Failed(format!("{} printed no images_per_second", script.display())))
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
