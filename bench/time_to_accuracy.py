@@ -32,7 +32,8 @@ def run_ours(binary: str, profile: str, out: str) -> dict:
             cwd=out, stdout=f, check=True,
         )
     wall = time.perf_counter() - started
-    minutes, epochs, accuracy, reason, speed = math.nan, math.nan, math.nan, None, math.nan
+    minutes, epochs, accuracy, reason = math.nan, math.nan, math.nan, None
+    trained_images, trained_seconds = 0, 0.0
     with open(log) as f:
         for line in f:
             event = json.loads(line)
@@ -41,9 +42,17 @@ def run_ours(binary: str, profile: str, out: str) -> dict:
                 epochs = event["epoch"] + 1
                 speed = event["images_per_second"]
                 minutes = event["elapsed_seconds"] / 60
+            elif event.get("event") == "tested":  # a test inside an epoch
+                accuracy = event["test"]["accuracy"]
+                epochs = event["position"]
+                minutes = event["elapsed_seconds"] / 60
+            elif event.get("event") == "batch":
+                trained_images += event["images"]
+                trained_seconds += event["seconds"]
             elif event.get("event") == "finished":
                 reason = event.get("reason")
     reached = minutes if reason == "target_reached" else math.nan
+    speed = trained_images / trained_seconds if trained_seconds > 0 else math.nan
     return {"minutes": reached, "epochs": epochs, "accuracy": accuracy,
             "images_per_second": speed, "process_minutes": wall / 60}
 

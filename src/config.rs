@@ -106,6 +106,10 @@ pub struct TrainingConfig {
     pub log_every: usize,
     /// Images per forward pass during evaluation.
     pub eval_batch_size: usize,
+    /// Besides every epoch end, test every this many epochs (1 = at epoch ends only).
+    pub eval_every: f64,
+    /// Tests inside an epoch start at this epoch position (tests at epoch ends always happen).
+    pub eval_from: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,6 +182,8 @@ impl Default for TrainingConfig {
             interop_threads: 0,
             log_every: 10,
             eval_batch_size: 500,
+            eval_every: 1.0,
+            eval_from: 0.0,
         }
     }
 }
@@ -474,6 +480,19 @@ impl Config {
             (1..=10_000).contains(&t.eval_batch_size),
             "training.eval_batch_size",
             format!("must be between 1 and 10000, got {}", t.eval_batch_size),
+        )?;
+        check(
+            t.eval_every.is_finite() && t.eval_every >= 0.01 && t.eval_every <= 1.0,
+            "training.eval_every",
+            format!(
+                "must be between 0.01 and 1 (epochs between tests), got {}",
+                t.eval_every
+            ),
+        )?;
+        check(
+            t.eval_from.is_finite() && (0.0..=1000.0).contains(&t.eval_from),
+            "training.eval_from",
+            format!("must be between 0 and 1000 (epochs), got {}", t.eval_from),
         )?;
         let c = &self.checkpoint;
         check(

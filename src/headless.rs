@@ -198,9 +198,16 @@ impl Printer {
                     self.out(&self.progress_line(batch));
                 }
             }
-            Event::Evaluating { epoch } => {
-                self.out(&format!("epoch {} done, evaluating on the test set...", epoch + 1))
-            }
+            Event::Evaluating { position } => self.out(&evaluating_line(*position)),
+            Event::Tested(check) => self.out(&format!(
+                "test at epoch {:.2}: test accuracy {:.4} ({} images, loss {:.4}, {:.1} s), {} elapsed",
+                check.position,
+                check.test.accuracy,
+                check.test.images,
+                check.test.loss,
+                check.test.seconds,
+                format_duration(check.elapsed_seconds)
+            )),
             Event::Epoch(record) => {
                 let memory = crate::tui::event::memory().map_or(String::new(), |(now, peak)| {
                     format!(
@@ -296,6 +303,16 @@ impl Printer {
             bar.finish();
             self.progress = None;
         }
+    }
+}
+
+/// What a test pass at `position` on the epoch axis is: the end of an epoch, or a test inside one.
+pub fn evaluating_line(position: f64) -> String {
+    let epoch = crate::train::metrics::epoch_label(position);
+    if position.fract() == 0.0 {
+        format!("epoch {epoch} done: evaluating the test images...")
+    } else {
+        format!("epoch {epoch}: evaluating the test images...")
     }
 }
 

@@ -77,11 +77,24 @@ pub struct EpochRow {
     pub test_accuracy: f64,
 }
 
+/// (x, y) points of one line.
+pub type Curve = Vec<(f64, f64)>;
+
+/// One `test` row of metrics.csv: a test inside an epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TestRow {
+    /// Position on the epoch axis (1.6: 60% through the second epoch).
+    pub position: f64,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+}
+
 /// What metrics.csv holds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Metrics {
     pub batches: Vec<BatchRow>,
     pub epochs: Vec<EpochRow>,
+    pub tests: Vec<TestRow>,
 }
 
 impl Metrics {
@@ -154,6 +167,14 @@ impl Metrics {
                     });
                     Ok(())
                 }
+                "test" => {
+                    metrics.tests.push(TestRow {
+                        position: parse(&fields, epoch, "epoch")?,
+                        test_loss: parse(&fields, test_loss, "test_loss")?,
+                        test_accuracy: parse(&fields, test_accuracy, "test_accuracy")?,
+                    });
+                    Ok(())
+                }
                 other => Err(format!("unknown row kind \"{other}\"")),
             })();
             row.map_err(|message| error(number, message))?;
@@ -170,6 +191,25 @@ impl Metrics {
             source,
         })?;
         Metrics::parse(&text, path)
+    }
+
+    /// Test loss and accuracy on the epoch axis, epoch ends and tests inside epochs in order.
+    pub fn test_curves(&self) -> (Curve, Curve) {
+        let mut tests: Vec<TestRow> = self
+            .epochs
+            .iter()
+            .map(|e| TestRow {
+                position: e.epoch as f64,
+                test_loss: e.test_loss,
+                test_accuracy: e.test_accuracy,
+            })
+            .chain(self.tests.iter().copied())
+            .collect();
+        tests.sort_by(|a, b| a.position.total_cmp(&b.position));
+        tests
+            .iter()
+            .map(|t| ((t.position, t.test_loss), (t.position, t.test_accuracy)))
+            .unzip()
     }
 
     /// Batches per epoch. metrics.csv does not say, but every batch row has `step` (from 0) and
@@ -246,15 +286,12 @@ pub fn render(metrics: &Metrics, title: &str) -> Result<Vec<u8>, PlotError> {
                 .map(|row| (row.epoch as f64, f(row)))
                 .collect()
         };
+        let (test_losses, test_accuracies) = metrics.test_curves();
         let loss_top = batch_losses
             .iter()
+            .chain(&test_losses)
             .map(|p| p.1)
-            .chain(
-                metrics
-                    .epochs
-                    .iter()
-                    .flat_map(|e| [e.train_loss, e.test_loss]),
-            )
+            .chain(metrics.epochs.iter().map(|e| e.train_loss))
             .filter(|v| v.is_finite())
             .fold(0.0, f64::max)
             .max(0.1)
@@ -267,18 +304,14 @@ pub fn render(metrics: &Metrics, title: &str) -> Result<Vec<u8>, PlotError> {
             &[
                 Series::faint("train, per batch", batch_losses, TRAIN),
                 Series::line("train, epoch mean", per_epoch(|e| e.train_loss), TRAIN),
-                Series::line("test", per_epoch(|e| e.test_loss), TEST),
+                Series::line("test", test_losses, TEST),
             ],
         )?;
         let accuracy_bottom = batch_accuracies
             .iter()
+            .chain(&test_accuracies)
             .map(|p| p.1)
-            .chain(
-                metrics
-                    .epochs
-                    .iter()
-                    .flat_map(|e| [e.train_accuracy, e.test_accuracy]),
-            )
+            .chain(metrics.epochs.iter().map(|e| e.train_accuracy))
             .filter(|v| v.is_finite())
             .fold(1.0, f64::min);
         let accuracy_bottom = ((accuracy_bottom * 10.0).floor() / 10.0).clamp(0.0, 0.9);
@@ -290,7 +323,7 @@ pub fn render(metrics: &Metrics, title: &str) -> Result<Vec<u8>, PlotError> {
             &[
                 Series::faint("train, per batch", batch_accuracies, TRAIN),
                 Series::line("train, per epoch", per_epoch(|e| e.train_accuracy), TRAIN),
-                Series::line("test", per_epoch(|e| e.test_accuracy), TEST),
+                Series::line("test", test_accuracies, TEST),
             ],
         )?;
         root.present().map_err(draw_error)?;
@@ -471,6 +504,7 @@ mod tests {
     const CSV: &str = "kind,epoch,batch,step,loss,accuracy,test_loss,test_accuracy,learning_rate,images_per_second,elapsed_seconds
 batch,1,10,9,2.100000,0.200000,,,0.010000,100.00,0.10
 batch,1,20,19,1.500000,0.400000,,,0.010000,100.00,0.10
+test,0.8000,,20,,,1.300000,0.500000,,,1.60
 epoch,1,,,1.700000,0.350000,1.200000,0.550000,,100.00,2.00
 batch,2,5,29,1.000000,0.600000,,,0.010000,100.00,0.10
 ";
@@ -484,6 +518,10 @@ batch,2,5,29,1.000000,0.600000,,,0.010000,100.00,0.10
         // Step 29 is batch 5 of epoch 2: 25 steps before it, so 25 batches per epoch.
         assert_eq!(metrics.batches_per_epoch(), 25);
         assert_eq!(metrics.batch_positions(), vec![0.4, 0.8, 1.2]);
+        // The test inside the first epoch comes before the one at its end.
+        let (losses, accuracies) = metrics.test_curves();
+        assert_eq!(losses, vec![(0.8, 1.3), (1.0, 1.2)]);
+        assert_eq!(accuracies, vec![(0.8, 0.5), (1.0, 0.55)]);
     }
 
     #[test]

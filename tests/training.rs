@@ -96,15 +96,24 @@ fn learns_on_real_data_loss_falls_and_accuracy_is_far_above_chance() {
     config.data.test_limit = 1000;
     config.training.epochs = 2;
     config.training.threads = 0;
+    // A test halfway through the second epoch too (63 batches per epoch: after batch 32).
+    config.training.eval_every = 0.5;
+    config.training.eval_from = 1.0;
     let mut handle = start(config, true, None);
     let mut batches: Vec<BatchRecord> = Vec::new();
     let mut test_accuracy = Vec::new();
+    let mut checks = Vec::new();
     loop {
         match next(&mut handle, 5 * MINUTE) {
             Event::Batch(batch) => batches.push(batch),
             Event::Epoch(record) => {
                 assert_eq!(record.test.images, 1000);
                 test_accuracy.push(record.test.accuracy);
+            }
+            Event::Tested(check) => {
+                assert_eq!(check.test.images, 1000);
+                assert_eq!(batches.len(), 63 + 32, "a test after batch 32 of epoch 2");
+                checks.push(check.position);
             }
             Event::Finished { reason } => {
                 assert_eq!(reason, FinishReason::Completed);
@@ -114,6 +123,7 @@ fn learns_on_real_data_loss_falls_and_accuracy_is_far_above_chance() {
         }
     }
     assert_eq!(batches.len(), 2 * 63);
+    assert_eq!(checks, [1.0 + 32.0 / 63.0]);
     let mean =
         |slice: &[BatchRecord]| slice.iter().map(|b| b.loss).sum::<f64>() / slice.len() as f64;
     let first = mean(&batches[..10]);
@@ -127,6 +137,54 @@ fn learns_on_real_data_loss_falls_and_accuracy_is_far_above_chance() {
     for batch in &batches {
         assert!(batch.images_per_second > 0.0 && batch.images == 64 || batch.batch == 62);
     }
+    let _ = handle.thread.join();
+}
+
+#[test]
+fn a_test_inside_an_epoch_that_reaches_the_target_ends_the_run_there_and_saves() {
+    let _serial = serial();
+    let runs = tempfile::tempdir().expect("temp dir");
+    let mut config = small_config(runs.path());
+    // 10 batches per epoch, a test after every 5th; any trained model beats 5% on 200 images.
+    config.training.eval_every = 0.5;
+    config.training.target_accuracy = 0.05;
+    let mut handle = start(config, true, None);
+    let mut batches = 0;
+    let mut saved = None;
+    loop {
+        match next(&mut handle, 5 * MINUTE) {
+            Event::Batch(_) => batches += 1,
+            Event::Evaluating { position } => assert_eq!(position, 0.5),
+            Event::Epoch(_) => panic!("the run must end before the epoch does"),
+            Event::Checkpointed { path, reason } => {
+                assert_eq!(reason, SaveReason::TargetReached);
+                saved = Some(path);
+            }
+            Event::Finished { reason } => {
+                assert_eq!(reason, FinishReason::TargetReached);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(batches, 5);
+    let saved = saved.expect("a checkpoint at the target");
+    let checkpoint = Checkpoint::read(&saved).expect("read");
+    assert_eq!((checkpoint.meta.epoch, checkpoint.meta.batch), (0, 5));
+    let history = &checkpoint.meta.history;
+    assert_eq!(history.checks.len(), 1);
+    let reached = history.target_reached_at.expect("the target is recorded");
+    assert_eq!(reached.position, 0.5);
+    assert_eq!(Some(reached.accuracy), checkpoint.meta.test_accuracy);
+    // metrics.csv carries the test row, which `plot` reads back.
+    let run_dir = saved
+        .ancestors()
+        .nth(2)
+        .expect("runs/<id>/checkpoints/<file>");
+    let csv = run_dir.join("metrics.csv");
+    let metrics = alexnet_tui::plot::Metrics::read(&csv).expect("metrics.csv");
+    assert_eq!(metrics.tests.len(), 1);
+    assert_eq!(metrics.tests[0].test_accuracy, reached.accuracy);
     let _ = handle.thread.join();
 }
 

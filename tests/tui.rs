@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use alexnet_tui::config::Config;
 use alexnet_tui::model::{AlexNetConfig, summarize};
-use alexnet_tui::train::metrics::{BatchRecord, EpochRecord, Evaluation, History};
+use alexnet_tui::train::metrics::{BatchRecord, EpochRecord, Evaluation, History, TestCheck};
 use alexnet_tui::train::snapshot::{Filters, GalleryItem, Moment, Snapshot};
 use alexnet_tui::train::{Command, Event, FinishReason, PauseReason, ReadyInfo, SaveReason};
 use alexnet_tui::tui::app::{Action, App, BodyView, Confirm, Effect, Msg, Phase, ProcessStats};
@@ -123,7 +123,9 @@ fn training_app() -> App {
                 2.3 * (-((e * 469 + i) as f64) / 300.0).exp() + 0.3 + 0.1 * ((i % 5) as f64 / 5.0);
             app.update(Msg::Worker(Event::Batch(batch(e, i, loss))));
         }
-        app.update(Msg::Worker(Event::Evaluating { epoch: e }));
+        app.update(Msg::Worker(Event::Evaluating {
+            position: e as f64 + 1.0,
+        }));
         app.update(Msg::Worker(Event::Epoch(Box::new(epoch(
             e,
             0.84 + 0.03 * e as f64,
@@ -216,6 +218,35 @@ fn renders_finished() {
     assert!(screen.contains("Finished"));
     assert!(screen.contains("target accuracy reached"));
     snapshot!("finished", screen);
+}
+
+#[test]
+fn a_test_inside_an_epoch_is_charted_and_marks_when_the_target_was_reached() {
+    let mut app = training_app();
+    app.update(Msg::Worker(Event::Evaluating { position: 2.2 }));
+    let mut check = TestCheck {
+        position: 2.2,
+        step: 1032,
+        test: epoch(2, 0.881).test,
+        elapsed_seconds: 700.0,
+    };
+    check.test.accuracy = 0.881;
+    app.update(Msg::Worker(Event::Tested(Box::new(check))));
+    app.update(Msg::Worker(Event::Finished {
+        reason: FinishReason::TargetReached,
+    }));
+    let points: Vec<(f64, f64)> = app
+        .test_points()
+        .iter()
+        .map(|p| (p.position, p.accuracy))
+        .collect();
+    assert_eq!(points, [(1.0, 0.84), (2.0, 0.87), (2.2, 0.881)]);
+    let screen = render(&app, 160, 40);
+    assert!(screen.contains("best test 0.8810 (epoch 2.20)"), "{screen}");
+    assert!(
+        screen.contains("target 0.88 reached: epoch 2.20, 11m40s"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -71,25 +71,93 @@ pub struct EpochRecord {
     pub elapsed_seconds: f64,
 }
 
+/// A test of the whole test split inside an epoch (`training.eval_every` below 1). Tests at
+/// epoch ends are part of their [`EpochRecord`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestCheck {
+    /// Where training stood on the epoch axis (1.6: 60% through the second epoch).
+    pub position: f64,
+    /// Training steps taken before the test.
+    pub step: u64,
+    pub test: Evaluation,
+    /// Wall-clock seconds of the run when the test ended.
+    pub elapsed_seconds: f64,
+}
+
+/// One test-set accuracy on the epoch axis, from an epoch end or from inside an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TestPoint {
+    pub position: f64,
+    pub accuracy: f64,
+    pub elapsed_seconds: f64,
+}
+
+/// Every test so far, epoch ends and tests inside epochs together, in training order.
+pub fn test_points(epochs: &[EpochRecord], checks: &[TestCheck]) -> Vec<TestPoint> {
+    let mut points: Vec<TestPoint> = epochs
+        .iter()
+        .map(|e| TestPoint {
+            position: e.epoch as f64 + 1.0,
+            accuracy: e.test.accuracy,
+            elapsed_seconds: e.elapsed_seconds,
+        })
+        .chain(checks.iter().map(|c| TestPoint {
+            position: c.position,
+            accuracy: c.test.accuracy,
+            elapsed_seconds: c.elapsed_seconds,
+        }))
+        .collect();
+    points.sort_by(|a, b| a.position.total_cmp(&b.position));
+    points
+}
+
+/// A position on the epoch axis for people: "2" at the end of the second epoch, "1.60" inside it.
+pub fn epoch_label(position: f64) -> String {
+    if position.fract() == 0.0 {
+        format!("{position:.0}")
+    } else {
+        format!("{position:.2}")
+    }
+}
+
+/// Whether `point` reaches `target` (0 = no target); the first such point is kept in `reached_at`.
+pub fn note_target(reached_at: &mut Option<TestPoint>, point: TestPoint, target: f64) -> bool {
+    let reached = target > 0.0 && point.accuracy >= target;
+    if reached && reached_at.is_none() {
+        *reached_at = Some(point);
+    }
+    reached
+}
+
+/// The highest test accuracy (the earliest of equals).
+pub fn best_test(points: &[TestPoint]) -> Option<TestPoint> {
+    points.iter().copied().fold(None, |best, point| match best {
+        Some(b) if b.accuracy >= point.accuracy => best,
+        _ => Some(point),
+    })
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
     pub batches: Vec<BatchRecord>,
     pub epochs: Vec<EpochRecord>,
+    /// Tests inside epochs (checkpoints written before these existed have none).
+    #[serde(default)]
+    pub checks: Vec<TestCheck>,
     /// Wall-clock seconds spent in the run before this process (previous sessions of a resumed run).
     pub elapsed_seconds: f64,
-    /// When the target accuracy was first reached: (epoch, elapsed seconds).
-    pub target_reached: Option<(usize, f64)>,
+    /// The first test at or above the target accuracy: where and when.
+    #[serde(default)]
+    pub target_reached_at: Option<TestPoint>,
 }
 
 impl History {
-    pub fn best_test_accuracy(&self) -> Option<(usize, f64)> {
-        self.epochs.iter().map(|e| (e.epoch, e.test.accuracy)).fold(
-            None,
-            |best, (epoch, accuracy)| match best {
-                Some((_, best_accuracy)) if best_accuracy >= accuracy => best,
-                _ => Some((epoch, accuracy)),
-            },
-        )
+    pub fn test_points(&self) -> Vec<TestPoint> {
+        test_points(&self.epochs, &self.checks)
+    }
+
+    pub fn best_test_accuracy(&self) -> Option<TestPoint> {
+        best_test(&self.test_points())
     }
 
     /// Writes `metrics.csv`: one row per logged batch and one per epoch.
@@ -102,9 +170,13 @@ impl History {
                 "kind,epoch,batch,step,loss,accuracy,test_loss,test_accuracy,learning_rate,images_per_second,elapsed_seconds"
             )?;
             let mut epochs = self.epochs.iter().peekable();
+            let mut checks = self.checks.iter().peekable();
             for batch in &self.batches {
                 while let Some(epoch) = epochs.next_if(|e| e.epoch < batch.epoch) {
                     write_epoch_row(&mut out, epoch)?;
+                }
+                while let Some(check) = checks.next_if(|c| c.step <= batch.step) {
+                    write_check_row(&mut out, check)?;
                 }
                 writeln!(
                     out,
@@ -118,6 +190,9 @@ impl History {
                     batch.images_per_second,
                     batch.seconds
                 )?;
+            }
+            for check in checks {
+                write_check_row(&mut out, check)?;
             }
             for epoch in epochs {
                 write_epoch_row(&mut out, epoch)?;
@@ -139,6 +214,16 @@ fn write_epoch_row(out: &mut impl Write, epoch: &EpochRecord) -> std::io::Result
         epoch.test.accuracy,
         epoch.images_per_second,
         epoch.elapsed_seconds
+    )
+}
+
+/// A test inside an epoch: its epoch column is the position on the epoch axis (1.6000 is 60%
+/// through the second epoch), its step column the steps taken before it.
+fn write_check_row(out: &mut impl Write, check: &TestCheck) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "test,{:.4},,{},,,{:.6},{:.6},,,{:.2}",
+        check.position, check.step, check.test.loss, check.test.accuracy, check.elapsed_seconds
     )
 }
 
@@ -219,21 +304,71 @@ mod tests {
         }
     }
 
+    fn epoch_record(epoch: usize, accuracy: f64) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            train_loss: 1.0,
+            train_accuracy: 0.5,
+            test: evaluation(accuracy),
+            images_per_second: 10.0,
+            elapsed_seconds: epoch as f64 + 1.0,
+        }
+    }
+
+    fn check(position: f64, accuracy: f64) -> TestCheck {
+        TestCheck {
+            position,
+            step: (position * 100.0) as u64,
+            test: evaluation(accuracy),
+            elapsed_seconds: position,
+        }
+    }
+
     #[test]
     fn best_accuracy_prefers_the_earliest_of_equals() {
         let mut history = History::default();
         assert_eq!(history.best_test_accuracy(), None);
         for (epoch, accuracy) in [(0, 0.5), (1, 0.8), (2, 0.8), (3, 0.7)] {
-            history.epochs.push(EpochRecord {
-                epoch,
-                train_loss: 1.0,
-                train_accuracy: 0.5,
-                test: evaluation(accuracy),
-                images_per_second: 10.0,
-                elapsed_seconds: 1.0,
-            });
+            history.epochs.push(epoch_record(epoch, accuracy));
         }
-        assert_eq!(history.best_test_accuracy(), Some((1, 0.8)));
+        let best = history.best_test_accuracy().expect("a best test");
+        assert_eq!((best.position, best.accuracy), (2.0, 0.8));
+    }
+
+    #[test]
+    fn tests_inside_epochs_join_the_epoch_ends_in_order() {
+        let mut history = History::default();
+        history.epochs.push(epoch_record(0, 0.7));
+        history.epochs.push(epoch_record(1, 0.85));
+        history.checks.push(check(1.5, 0.86));
+        history.checks.push(check(0.5, 0.6));
+        let positions: Vec<f64> = history.test_points().iter().map(|p| p.position).collect();
+        assert_eq!(positions, [0.5, 1.0, 1.5, 2.0]);
+        let best = history.best_test_accuracy().expect("a best test");
+        assert_eq!((best.position, best.accuracy), (1.5, 0.86));
+    }
+
+    #[test]
+    fn the_first_test_at_the_target_is_kept() {
+        let mut reached = None;
+        let point = |position, accuracy| TestPoint {
+            position,
+            accuracy,
+            elapsed_seconds: position * 60.0,
+        };
+        assert!(!note_target(&mut reached, point(1.0, 0.87), 0.88));
+        assert!(note_target(&mut reached, point(1.2, 0.88), 0.88));
+        assert!(note_target(&mut reached, point(1.4, 0.89), 0.88));
+        assert_eq!(reached, Some(point(1.2, 0.88)));
+        let mut never = None;
+        assert!(!note_target(&mut never, point(1.0, 0.99), 0.0));
+        assert_eq!(never, None);
+    }
+
+    #[test]
+    fn epoch_labels_are_whole_at_epoch_ends() {
+        assert_eq!(epoch_label(2.0), "2");
+        assert_eq!(epoch_label(1.6), "1.60");
     }
 
     #[test]
@@ -247,7 +382,7 @@ mod tests {
     }
 
     #[test]
-    fn csv_interleaves_epochs_after_their_batches() {
+    fn csv_interleaves_tests_and_epochs_after_their_batches() {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut history = History::default();
         for (epoch, batch) in [(0, 0), (0, 1), (1, 0)] {
@@ -264,13 +399,12 @@ mod tests {
                 seconds: 0.1,
             });
         }
-        history.epochs.push(EpochRecord {
-            epoch: 0,
-            train_loss: 1.0,
-            train_accuracy: 0.5,
-            test: evaluation(0.6),
-            images_per_second: 100.0,
-            elapsed_seconds: 2.0,
+        history.epochs.push(epoch_record(0, 0.6));
+        history.checks.push(TestCheck {
+            position: 0.5,
+            step: 1,
+            test: evaluation(0.55),
+            elapsed_seconds: 1.0,
         });
         let path = dir.path().join("metrics.csv");
         history.write_csv(&path).expect("write csv");
@@ -280,6 +414,6 @@ mod tests {
             .skip(1)
             .map(|l| l.split(',').next().unwrap_or(""))
             .collect();
-        assert_eq!(kinds, ["batch", "batch", "epoch", "batch"]);
+        assert_eq!(kinds, ["batch", "test", "batch", "epoch", "batch"]);
     }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::LiveSettings;
 use crate::model::LayerSummary;
-use metrics::{BatchRecord, EpochRecord, History};
+use metrics::{BatchRecord, EpochRecord, History, TestCheck};
 
 /// What the front end asks of the worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +59,8 @@ pub enum SaveReason {
     Interval,
     Requested,
     Stop,
+    /// A test inside an epoch reached the target accuracy.
+    TargetReached,
 }
 
 /// What the worker tells the front end.
@@ -82,11 +84,14 @@ pub enum Event {
         batch: usize,
     },
     Batch(BatchRecord),
-    /// The test set is being evaluated.
+    /// The test set is being evaluated, at this position on the epoch axis (a whole number at
+    /// an epoch end).
     Evaluating {
-        epoch: usize,
+        position: f64,
     },
     Epoch(Box<EpochRecord>),
+    /// A test inside an epoch (`training.eval_every` below 1) is done.
+    Tested(Box<TestCheck>),
     /// The gallery's predictions and the first-layer filters, when ready and after each test pass.
     Snapshot(Box<snapshot::Snapshot>),
     Checkpointed {

@@ -19,7 +19,9 @@ use burn::tensor::{Bytes, Device};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::checkpoint::{self, Checkpoint, CheckpointMeta};
-use super::metrics::{BatchRecord, EpochRecord, EpochTotals, Evaluation, History};
+use super::metrics::{
+    self, BatchRecord, EpochRecord, EpochTotals, Evaluation, History, TestCheck, TestPoint,
+};
 use super::schedule;
 use super::snapshot::{self, Moment};
 use super::{Command, Event, FinishReason, PauseReason, ReadyInfo, SaveReason};
@@ -474,12 +476,26 @@ impl Trainer {
                     return self.stop();
                 }
                 self.train_batch(&order, batches_per_epoch)?;
+                if self.test_due(batches_per_epoch) {
+                    match self.test_inside_epoch() {
+                        Some(true) => {
+                            self.emit(Event::Finished {
+                                reason: FinishReason::TargetReached,
+                            });
+                            return Ok(());
+                        }
+                        Some(false) => {}
+                        None => return self.stop(),
+                    }
+                }
                 let interval = self.config.checkpoint.interval_minutes;
                 if interval > 0.0 && self.last_save.elapsed().as_secs_f64() >= interval * 60.0 {
                     self.save(SaveReason::Interval, None);
                 }
             }
-            let _ = self.emit(Event::Evaluating { epoch: self.epoch });
+            let _ = self.emit(Event::Evaluating {
+                position: (self.epoch + 1) as f64,
+            });
             let Some(test) = self.evaluate() else {
                 return self.stop();
             };
@@ -492,11 +508,12 @@ impl Trainer {
                 test,
             };
             let accuracy = record.test.accuracy;
+            let reached = self.note_test(TestPoint {
+                position: (self.epoch + 1) as f64,
+                accuracy,
+                elapsed_seconds: record.elapsed_seconds,
+            });
             self.history.epochs.push(record.clone());
-            let target = self.config.training.target_accuracy;
-            if target > 0.0 && accuracy >= target && self.history.target_reached.is_none() {
-                self.history.target_reached = Some((self.epoch, record.elapsed_seconds));
-            }
             self.emit(Event::Epoch(Box::new(record)));
             self.snapshot(Moment::Evaluated {
                 epoch_position: (self.epoch + 1) as f64,
@@ -506,7 +523,7 @@ impl Trainer {
             self.batch = 0;
             self.totals = EpochTotals::default();
             self.save(SaveReason::EpochEnd, Some(accuracy));
-            if target > 0.0 && accuracy >= target {
+            if reached {
                 self.emit(Event::Finished {
                     reason: FinishReason::TargetReached,
                 });
@@ -517,6 +534,54 @@ impl Trainer {
             reason: FinishReason::Completed,
         });
         Ok(())
+    }
+
+    /// Whether a test inside the epoch is due after the batch just trained: every
+    /// `training.eval_every` of an epoch, from `training.eval_from` on. The epoch's last batch is
+    /// left to the test at the epoch end.
+    fn test_due(&self, batches_per_epoch: usize) -> bool {
+        let t = &self.config.training;
+        if t.eval_every >= 1.0 || self.diverged || self.batch >= batches_per_epoch {
+            return false;
+        }
+        let interval = ((t.eval_every * batches_per_epoch as f64).round() as usize).max(1);
+        self.batch.is_multiple_of(interval) && self.epoch_position() + 1e-9 >= t.eval_from
+    }
+
+    /// Tests the whole test split in the middle of an epoch. Returns whether the target accuracy
+    /// was reached (a checkpoint is then saved), or `None` if a stop arrived during the test.
+    fn test_inside_epoch(&mut self) -> Option<bool> {
+        let position = self.epoch_position();
+        let _ = self.emit(Event::Evaluating { position });
+        let test = self.evaluate()?;
+        let check = TestCheck {
+            position,
+            step: self.step,
+            elapsed_seconds: self.elapsed_seconds(),
+            test,
+        };
+        let accuracy = check.test.accuracy;
+        let reached = self.note_test(TestPoint {
+            position,
+            accuracy,
+            elapsed_seconds: check.elapsed_seconds,
+        });
+        self.history.checks.push(check.clone());
+        self.emit(Event::Tested(Box::new(check)));
+        self.snapshot(Moment::Evaluated {
+            epoch_position: position,
+            accuracy,
+        });
+        if reached {
+            self.save(SaveReason::TargetReached, Some(accuracy));
+        }
+        Some(reached)
+    }
+
+    /// Records a test result; returns whether it reaches the target accuracy (which ends the run).
+    fn note_test(&mut self, point: TestPoint) -> bool {
+        let target = self.config.training.target_accuracy;
+        metrics::note_target(&mut self.history.target_reached_at, point, target)
     }
 
     fn train_batch(&mut self, order: &[u32], batches_per_epoch: usize) -> Result<(), String> {

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::config::{Change, Config};
-use crate::train::metrics::{BatchRecord, Ema, EpochRecord, History};
+use crate::train::metrics::{
+    BatchRecord, Ema, EpochRecord, History, TestCheck, TestPoint, best_test, note_target,
+    test_points,
+};
 use crate::train::snapshot::Snapshot;
 use crate::train::{Command, Event, FinishReason, PauseReason, ReadyInfo};
 use crate::watch::{self, Reload};
@@ -161,7 +164,9 @@ pub struct App {
     pub batch_accuracy: Ema,
     loss_ema: Ema,
     pub epochs: Vec<EpochRecord>,
-    pub target_reached: Option<(usize, f64)>,
+    /// Tests inside epochs.
+    pub checks: Vec<TestCheck>,
+    pub target_reached: Option<TestPoint>,
     pub last_batch: Option<BatchRecord>,
     /// images/s of recent batches, newest last.
     pub recent_speed: VecDeque<f64>,
@@ -198,6 +203,7 @@ impl App {
             batch_accuracy: Ema::new(0.9),
             loss_ema: Ema::new(0.95),
             epochs: Vec::new(),
+            checks: Vec::new(),
             target_reached: None,
             last_batch: None,
             recent_speed: VecDeque::new(),
@@ -230,14 +236,19 @@ impl App {
         (self.trained_seconds > 0.0).then(|| self.trained_images as f64 / self.trained_seconds)
     }
 
-    pub fn best_test_accuracy(&self) -> Option<(usize, f64)> {
-        self.epochs.iter().map(|e| (e.epoch, e.test.accuracy)).fold(
-            None,
-            |best, (epoch, accuracy)| match best {
-                Some((_, b)) if b >= accuracy => best,
-                _ => Some((epoch, accuracy)),
-            },
-        )
+    /// Every test accuracy so far on the epoch axis (epoch ends and tests inside epochs).
+    pub fn test_points(&self) -> Vec<TestPoint> {
+        test_points(&self.epochs, &self.checks)
+    }
+
+    pub fn best_test_accuracy(&self) -> Option<TestPoint> {
+        best_test(&self.test_points())
+    }
+
+    /// Remembers the first test at or above the target (the worker ends the run there).
+    fn note_test(&mut self, point: TestPoint) {
+        let target = self.config.training.target_accuracy;
+        note_target(&mut self.target_reached, point, target);
     }
 
     pub fn batches_per_epoch(&self) -> usize {
@@ -478,21 +489,37 @@ impl App {
                 );
             }
             Event::Batch(batch) => self.on_batch(batch),
-            Event::Evaluating { epoch } => {
+            Event::Evaluating { position } => {
                 self.phase = Phase::Evaluating;
+                self.note(Level::Info, crate::headless::evaluating_line(position));
+            }
+            Event::Tested(check) => {
+                if self.phase == Phase::Evaluating {
+                    self.phase = Phase::Training;
+                }
+                self.note_test(TestPoint {
+                    position: check.position,
+                    accuracy: check.test.accuracy,
+                    elapsed_seconds: check.elapsed_seconds,
+                });
                 self.note(
                     Level::Info,
-                    format!("epoch {} done: evaluating the test images", epoch + 1),
+                    format!(
+                        "epoch {:.2}: test accuracy {:.4}",
+                        check.position, check.test.accuracy
+                    ),
                 );
+                self.checks.push(*check);
             }
             Event::Epoch(record) => {
                 if self.phase == Phase::Evaluating {
                     self.phase = Phase::Training;
                 }
-                let target = self.config.training.target_accuracy;
-                if target > 0.0 && record.test.accuracy >= target && self.target_reached.is_none() {
-                    self.target_reached = Some((record.epoch, record.elapsed_seconds));
-                }
+                self.note_test(TestPoint {
+                    position: record.epoch as f64 + 1.0,
+                    accuracy: record.test.accuracy,
+                    elapsed_seconds: record.elapsed_seconds,
+                });
                 self.note(
                     Level::Info,
                     format!(
@@ -614,7 +641,8 @@ impl App {
             self.push_loss(batch);
         }
         self.epochs = history.epochs.clone();
-        self.target_reached = history.target_reached;
+        self.checks = history.checks.clone();
+        self.target_reached = history.target_reached_at;
     }
 
     fn push_loss(&mut self, batch: &BatchRecord) {

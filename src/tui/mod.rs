@@ -58,8 +58,12 @@ pub fn run(prepared: Prepared, autostart: bool) -> Result<ExitCode, Error> {
                     println!("curves: {}", curves.display());
                 }
             }
-            if let Some((epoch, accuracy)) = app.best_test_accuracy() {
-                println!("best test accuracy {accuracy:.4} (epoch {})", epoch + 1);
+            if let Some(best) = app.best_test_accuracy() {
+                println!(
+                    "best test accuracy {:.4} (epoch {})",
+                    best.accuracy,
+                    crate::train::metrics::epoch_label(best.position)
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

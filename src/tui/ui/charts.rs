@@ -7,6 +7,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::Span;
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
 
+use crate::train::metrics::{best_test, epoch_label};
 use crate::tui::app::{App, Phase};
 use crate::tui::theme;
 
@@ -132,34 +133,41 @@ pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
 
 pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
     let mut title = " Accuracy ".to_string();
-    if let Some((epoch, best)) = app.best_test_accuracy() {
-        title = format!(" Accuracy: best test {best:.4} (epoch {}) ", epoch + 1);
+    let tests = app.test_points();
+    if let Some(best) = best_test(&tests) {
+        title = format!(
+            " Accuracy: best test {:.4} (epoch {}) ",
+            best.accuracy,
+            epoch_label(best.position)
+        );
     }
-    let mut bottom = String::from(" cyan: train  green: test ");
+    // Most important first: a narrow panel cuts the end off.
+    let target = app.config.training.target_accuracy;
+    let mut bottom = match app.target_reached {
+        Some(point) if target > 0.0 => format!(
+            " target {target:.2} reached: epoch {}, {} ",
+            epoch_label(point.position),
+            crate::headless::format_duration(point.elapsed_seconds)
+        ),
+        _ => String::new(),
+    };
+    bottom.push_str(" cyan: train  green: test ");
+    if target > 0.0 && app.target_reached.is_none() {
+        bottom.push_str(&format!(" red: target {target:.2} "));
+    }
     if let Some(running) = app.batch_accuracy.get() {
         bottom.push_str(&format!(" batch {running:.3} "));
-    }
-    let target = app.config.training.target_accuracy;
-    if target > 0.0 {
-        bottom.push_str(&match app.target_reached {
-            Some((epoch, seconds)) => format!(
-                " target {target:.2} reached: epoch {}, {} ",
-                epoch + 1,
-                crate::headless::format_duration(seconds)
-            ),
-            None => format!(" red: target {target:.2} "),
-        });
     }
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(title, theme::TITLE))
         .title_bottom(Span::styled(bottom, theme::DIM));
-    if app.epochs.is_empty() {
+    if tests.is_empty() {
         let text = match app.batch_accuracy.get() {
             Some(running) => {
-                format!("running batch accuracy {running:.3}; test accuracy after the first epoch")
+                format!("running batch accuracy {running:.3}; test accuracy after the first test")
             }
-            None => "test accuracy appears after the first epoch".to_string(),
+            None => "test accuracy appears after the first test".to_string(),
         };
         empty(frame, area, block, &text);
         return;
@@ -172,16 +180,9 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
                 .map(|e| (e.epoch as f64 + 1.0, e.train_accuracy)),
         )
         .collect();
-    let test: Vec<(f64, f64)> = std::iter::once((0.0, 0.1))
-        .chain(
-            app.epochs
-                .iter()
-                .map(|e| (e.epoch as f64 + 1.0, e.test.accuracy)),
-        )
-        .collect();
-    let best: Vec<(f64, f64)> = app
-        .best_test_accuracy()
-        .map(|(epoch, accuracy)| vec![(epoch as f64 + 1.0, accuracy)])
+    let test: Vec<(f64, f64)> = tests.iter().map(|t| (t.position, t.accuracy)).collect();
+    let best: Vec<(f64, f64)> = best_test(&tests)
+        .map(|b| vec![(b.position, b.accuracy)])
         .unwrap_or_default();
     let target_line: Vec<(f64, f64)> = if target > 0.0 {
         vec![(bounds[0], target), (bounds[1], target)]
@@ -191,7 +192,8 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
     let low = app
         .epochs
         .iter()
-        .flat_map(|e| [e.train_accuracy, e.test.accuracy])
+        .map(|e| e.train_accuracy)
+        .chain(tests.iter().map(|t| t.accuracy))
         .fold(1.0f64, f64::min)
         .min(if target > 0.0 { target } else { 1.0 });
     let bottom_bound = ((low - 0.05) * 10.0).floor().clamp(0.0, 9.0) / 10.0;
@@ -210,7 +212,7 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(Style::default().fg(theme::TEST_ACCURACY))
-            .data(&test[1..]),
+            .data(&test),
         Dataset::default()
             .marker(Marker::Block)
             .graph_type(GraphType::Scatter)
