@@ -46,13 +46,19 @@ def main() -> None:
     parser.add_argument("--momentum", type=float, default=0.0)
     parser.add_argument("--nesterov", action="store_true")
     parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     net = xavier_alexnet(args.resize)
-    optimizer = torch.optim.SGD(
-        net.parameters(), lr=1e-4, momentum=args.momentum, nesterov=args.nesterov,
-        weight_decay=args.weight_decay,
-    )
+    if args.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(
+            net.parameters(), lr=1e-4, eps=1e-8, weight_decay=args.weight_decay
+        )
+    else:
+        optimizer = torch.optim.SGD(
+            net.parameters(), lr=1e-4, momentum=args.momentum, nesterov=args.nesterov,
+            weight_decay=args.weight_decay,
+        )
     loss_fn = nn.CrossEntropyLoss()
     # The same work as ours per step: 28x28 bytes in, scaled and resized bilinearly, then the step.
     pixels = torch.randint(0, 256, (args.batch, 1, 28, 28), dtype=torch.uint8)

@@ -22,7 +22,7 @@ use crate::data::batcher::{self, Transform};
 use crate::data::fashion_mnist::{IMAGE_PIXELS, Split};
 use crate::model::{Activation, AlexNet, AlexNetConfig, SEQUENCE};
 use crate::session::{self, Error};
-use crate::train::worker::{configure_threads, device_for, sgd_config, training_step};
+use crate::train::worker::{configure_threads, device_for, new_optimizer, training_step};
 use crate::tui::event::memory;
 
 /// Figures of one side of the comparison.
@@ -131,7 +131,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         normalize: config.training.normalize,
     };
     let loss = CrossEntropyLossConfig::new().init(&device);
-    let mut optimizer = sgd_config(&config.live()).init();
+    let mut optimizer = new_optimizer(config.training.optimizer, &config.live());
     let mut model = AlexNetConfig {
         resize,
         dropout: config.model.dropout,
@@ -430,7 +430,7 @@ fn torch_python() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
-/// Runs the PyTorch reference with the same input size, batch, threads and SGD settings.
+/// Runs the PyTorch reference with the same input size, batch, threads and optimizer settings.
 fn run_reference(config: &Config, threads: usize, args: &BenchArgs) -> Result<f64, Error> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/reference.py");
     let t = &config.training;
@@ -442,6 +442,7 @@ fn run_reference(config: &Config, threads: usize, args: &BenchArgs) -> Result<f6
         .args(["--threads", &threads.to_string()])
         .args(["--steps", &args.steps.to_string()])
         .args(["--warmup", &args.warmup.to_string()])
+        .args(["--optimizer", &t.optimizer.to_string()])
         .args(["--momentum", &t.momentum.to_string()])
         .args(["--weight-decay", &t.weight_decay.to_string()]);
     if t.nesterov {

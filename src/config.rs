@@ -56,6 +56,25 @@ pub struct ModelConfig {
     pub dropout: f64,
 }
 
+/// How the gradients move the weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Stochastic gradient descent (the notebook), with optional momentum, Nesterov and L2 decay.
+    Sgd,
+    /// Adam with decoupled weight decay (betas 0.9 and 0.999, epsilon 1e-8, as in PyTorch).
+    AdamW,
+}
+
+impl fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::AdamW => "adamw",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Schedule {
@@ -83,6 +102,7 @@ pub struct TrainingConfig {
     pub epochs: usize,
     pub batch_size: usize,
     pub learning_rate: f64,
+    pub optimizer: OptimizerKind,
     pub schedule: Schedule,
     pub warmup_fraction: f64,
     pub momentum: f64,
@@ -167,6 +187,7 @@ impl Default for TrainingConfig {
             epochs: 10,
             batch_size: 256,
             learning_rate: 0.05,
+            optimizer: OptimizerKind::Sgd,
             schedule: Schedule::Constant,
             warmup_fraction: 0.0,
             momentum: 0.0,
@@ -585,7 +606,12 @@ impl Config {
     /// Whether a checkpoint written under `self` can continue under `other`: everything that
     /// shapes the weights or the order of batches must be equal.
     pub fn resume_incompatibility(&self, other: &Config) -> Option<String> {
-        let checks: [(&str, String, String); 5] = [
+        let checks: [(&str, String, String); 6] = [
+            (
+                "training.optimizer",
+                self.training.optimizer.to_string(),
+                other.training.optimizer.to_string(),
+            ),
             (
                 "model.resize",
                 self.model.resize.to_string(),

@@ -110,7 +110,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     (
         "unknown_key.toml",
-        "unknown_key.toml:3: training.learnin_rate: unknown field `learnin_rate`, expected one of `epochs`, `batch_size`, `learning_rate`, `schedule`, `warmup_fraction`, `momentum`, `nesterov`, `weight_decay`, `label_smoothing`, `flip`, `normalize`, `seed`, `target_accuracy`, `device`, `threads`, `interop_threads`, `log_every`, `eval_batch_size`, `eval_every`, `eval_from`",
+        "unknown_key.toml:3: training.learnin_rate: unknown field `learnin_rate`, expected one of `epochs`, `batch_size`, `learning_rate`, `optimizer`, `schedule`, `warmup_fraction`, `momentum`, `nesterov`, `weight_decay`, `label_smoothing`, `flip`, `normalize`, `seed`, `target_accuracy`, `device`, `threads`, `interop_threads`, `log_every`, `eval_batch_size`, `eval_every`, `eval_from`",
     ),
     (
         "unknown_profile.toml",

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use alexnet_tui::config::{Config, Schedule};
+use alexnet_tui::config::{Config, OptimizerKind, Schedule};
 use alexnet_tui::model::AlexNetConfig;
 use alexnet_tui::session;
 use alexnet_tui::train::checkpoint::{self, Checkpoint};
@@ -337,11 +337,41 @@ fn checkpoint_weights_round_trip_bit_for_bit() {
 
 #[test]
 fn a_stopped_and_resumed_run_continues_with_the_same_next_batch() {
-    let _serial = serial();
     let runs = tempfile::tempdir().expect("temp dir");
-    let mut config = small_config(runs.path());
+    stop_and_resume_continues_exactly(runs.path(), OptimizerKind::Sgd);
+}
+
+/// AdamW's two moment buffers travel in the checkpoint as SGD's momentum does; a checkpoint of
+/// one optimizer does not resume under the other.
+#[test]
+fn an_adamw_run_resumes_exactly_and_only_as_adamw() {
+    let runs = tempfile::tempdir().expect("temp dir");
+    let config = stop_and_resume_continues_exactly(runs.path(), OptimizerKind::AdamW);
+    let mut sgd = config.clone();
+    sgd.training.optimizer = OptimizerKind::Sgd;
+    let error = session::load_resume("latest", &sgd).expect_err("another optimizer");
+    assert!(
+        error.to_string().contains(
+            "the checkpoint was trained with training.optimizer = adamw, the config says sgd"
+        ),
+        "{error}"
+    );
+}
+
+/// Trains an uninterrupted run and the same run stopped after 4 batches and resumed, and checks
+/// that both saw the same batches with the same losses: the second resumed batch shows that the
+/// optimizer's state was restored too. Returns the config (its runs folder is `runs`).
+fn stop_and_resume_continues_exactly(runs: &Path, optimizer: OptimizerKind) -> Config {
+    let _serial = serial();
+    let mut config = small_config(runs);
     config.training.flip = true;
     config.training.epochs = 2;
+    config.training.optimizer = optimizer;
+    if optimizer == OptimizerKind::AdamW {
+        config.training.learning_rate = 1e-3;
+        config.training.momentum = 0.0;
+        config.training.weight_decay = 0.01;
+    }
 
     // The uninterrupted run.
     let mut full = start(config.clone(), true, None);
@@ -400,28 +430,33 @@ fn a_stopped_and_resumed_run_continues_with_the_same_next_batch() {
     let restored: Vec<_> = info.history.batches.iter().map(trained).collect();
     let original: Vec<_> = uninterrupted[..history_len].iter().map(trained).collect();
     assert_eq!(restored, original);
-    let Event::Batch(next_batch) = until(&mut resumed, MINUTE, |e| matches!(e, Event::Batch(_)))
-    else {
-        unreachable!()
-    };
-    let expected = uninterrupted[batch];
-    assert_eq!(
-        (next_batch.epoch, next_batch.batch),
-        (expected.epoch, expected.batch)
-    );
-    assert_eq!(next_batch.step, expected.step);
-    assert_eq!(next_batch.learning_rate, expected.learning_rate);
-    assert!(
-        (next_batch.loss - expected.loss).abs() < 1e-5,
-        "resumed loss {} vs uninterrupted {}",
-        next_batch.loss,
-        expected.loss
-    );
-    assert_eq!(next_batch.accuracy, expected.accuracy);
+    for expected in &uninterrupted[batch..batch + 2] {
+        let Event::Batch(next_batch) =
+            until(&mut resumed, MINUTE, |e| matches!(e, Event::Batch(_)))
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            (next_batch.epoch, next_batch.batch),
+            (expected.epoch, expected.batch)
+        );
+        assert_eq!(next_batch.step, expected.step);
+        assert_eq!(next_batch.learning_rate, expected.learning_rate);
+        assert!(
+            (next_batch.loss - expected.loss).abs() < 1e-5,
+            "resumed loss {} vs uninterrupted {} at step {}",
+            next_batch.loss,
+            expected.loss,
+            expected.step
+        );
+        assert_eq!(next_batch.accuracy, expected.accuracy);
+    }
     resumed.commands.send(Command::Stop).expect("send");
     until(&mut resumed, MINUTE, |e| {
         matches!(e, Event::Finished { .. })
     });
+    let _ = resumed.thread.join();
+    config
 }
 
 #[test]

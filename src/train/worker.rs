@@ -14,7 +14,7 @@ use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Bytes, Device};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -25,7 +25,7 @@ use super::metrics::{
 use super::schedule;
 use super::snapshot::{self, Moment};
 use super::{Command, Event, FinishReason, PauseReason, ReadyInfo, SaveReason};
-use crate::config::{Config, DeviceChoice, LiveSettings, parse_device};
+use crate::config::{Config, DeviceChoice, LiveSettings, OptimizerKind, parse_device};
 use crate::data::batcher::{self, Transform};
 use crate::data::fashion_mnist::{self, Dataset, FASHION_MNIST, Locations, Split};
 use crate::model::{AlexNet, AlexNetConfig, NUM_CLASSES, summarize};
@@ -158,18 +158,29 @@ pub fn device_for(choice: &str) -> Result<(Device, String), String> {
     }
 }
 
-pub fn sgd_config(settings: &LiveSettings) -> SgdConfig {
-    let momentum = (settings.momentum > 0.0).then(|| {
-        MomentumConfig::new()
-            .with_momentum(settings.momentum)
-            .with_dampening(0.0)
-            .with_nesterov(settings.nesterov)
-    });
-    let decay =
-        (settings.weight_decay > 0.0).then(|| WeightDecayConfig::new(settings.weight_decay as f32));
-    SgdConfig::new()
-        .with_momentum(momentum)
-        .with_weight_decay(decay)
+/// A fresh optimizer of `kind` with the coefficients of `settings` (the learning rate is given
+/// at every step). Momentum and Nesterov apply to SGD only; AdamW's weight decay is decoupled.
+pub fn new_optimizer(kind: OptimizerKind, settings: &LiveSettings) -> ModuleOptimizer {
+    match kind {
+        OptimizerKind::Sgd => {
+            let momentum = (settings.momentum > 0.0).then(|| {
+                MomentumConfig::new()
+                    .with_momentum(settings.momentum)
+                    .with_dampening(0.0)
+                    .with_nesterov(settings.nesterov)
+            });
+            let decay = (settings.weight_decay > 0.0)
+                .then(|| WeightDecayConfig::new(settings.weight_decay as f32));
+            SgdConfig::new()
+                .with_momentum(momentum)
+                .with_weight_decay(decay)
+                .init()
+        }
+        OptimizerKind::AdamW => AdamWConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(settings.weight_decay as f32)
+            .init(),
+    }
 }
 
 pub fn unix_now() -> u64 {
@@ -304,7 +315,7 @@ fn run(
     let mut model = model_config.init(&device);
     // Parameters initialize lazily; draw them now, in a fixed order, from the seeded generator.
     let _ = model.valid();
-    let mut optimizer = sgd_config(&config.live()).init();
+    let mut optimizer = new_optimizer(config.training.optimizer, &config.live());
 
     let (run_id, run_dir, position, step, history, totals, resumed_from) = match options.resume {
         Some((path, checkpoint)) => {
@@ -682,8 +693,7 @@ impl Trainer {
         let checkpoint = Checkpoint::read(path).map_err(|e| e.to_string())?;
         self.model = checkpoint::model_from_bytes(self.model.clone(), checkpoint.model)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        self.optimizer = sgd_config(&self.config.live())
-            .init()
+        self.optimizer = new_optimizer(self.config.training.optimizer, &self.config.live())
             .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let meta = checkpoint.meta;
@@ -767,9 +777,10 @@ impl Trainer {
         self.config.checkpoint.interval_minutes = settings.checkpoint_interval_minutes;
         self.config.checkpoint.keep = settings.checkpoint_keep;
         if optimizer_changed {
-            // A new SGD with the new coefficients, carrying over the momentum buffers.
+            // A new optimizer with the new coefficients, carrying over its state (momentum).
             let state = self.optimizer.to_record();
-            self.optimizer = sgd_config(&settings).init().load_record(state);
+            self.optimizer =
+                new_optimizer(self.config.training.optimizer, &settings).load_record(state);
         }
         self.emit(Event::Reconfigured { settings });
     }

@@ -6,6 +6,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, LineGauge, Paragraph, Row, Sparkline, Table};
 
+use crate::config::OptimizerKind;
 use crate::headless::format_duration;
 use crate::model::{format_shape, group_thousands};
 use crate::tui::app::{App, BodyView, Level, Phase, SideView};
@@ -340,12 +341,15 @@ pub fn settings(app: &App, frame: &mut Frame, area: Rect) {
             t.schedule,
             pending("training.schedule")
         )),
-        Line::from(format!(
-            "momentum {}{}  weight decay {}",
-            t.momentum,
-            if t.nesterov { " nesterov" } else { "" },
-            t.weight_decay
-        )),
+        Line::from(match t.optimizer {
+            OptimizerKind::Sgd => format!(
+                "sgd  momentum {}{}  weight decay {}",
+                t.momentum,
+                if t.nesterov { " nesterov" } else { "" },
+                t.weight_decay
+            ),
+            OptimizerKind::AdamW => format!("adamw  weight decay {}", t.weight_decay),
+        }),
         Line::from(format!(
             "batch {}{}",
             t.batch_size,
