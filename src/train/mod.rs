@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod metrics;
 pub mod schedule;
+pub mod sgd;
 pub mod snapshot;
 pub mod worker;
 

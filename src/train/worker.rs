@@ -12,9 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bytes, Device};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -23,6 +21,7 @@ use super::metrics::{
     self, BatchRecord, EpochRecord, EpochTotals, Evaluation, History, TestCheck, TestPoint,
 };
 use super::schedule;
+use super::sgd::FusedSgd;
 use super::snapshot::{self, Moment};
 use super::{Command, Event, FinishReason, PauseReason, ReadyInfo, SaveReason};
 use crate::config::{Config, DeviceChoice, LiveSettings, OptimizerKind, parse_device};
@@ -162,20 +161,11 @@ pub fn device_for(choice: &str) -> Result<(Device, String), String> {
 /// at every step). Momentum and Nesterov apply to SGD only; AdamW's weight decay is decoupled.
 pub fn new_optimizer(kind: OptimizerKind, settings: &LiveSettings) -> ModuleOptimizer {
     match kind {
-        OptimizerKind::Sgd => {
-            let momentum = (settings.momentum > 0.0).then(|| {
-                MomentumConfig::new()
-                    .with_momentum(settings.momentum)
-                    .with_dampening(0.0)
-                    .with_nesterov(settings.nesterov)
-            });
-            let decay = (settings.weight_decay > 0.0)
-                .then(|| WeightDecayConfig::new(settings.weight_decay as f32));
-            SgdConfig::new()
-                .with_momentum(momentum)
-                .with_weight_decay(decay)
-                .init()
-        }
+        OptimizerKind::Sgd => ModuleOptimizer::from(FusedSgd::new(
+            settings.momentum,
+            settings.nesterov,
+            settings.weight_decay,
+        )),
         OptimizerKind::AdamW => AdamWConfig::new()
             .with_epsilon(1e-8)
             .with_weight_decay(settings.weight_decay as f32)
@@ -242,7 +232,9 @@ enum Flow {
 
 struct Trainer {
     config: Config,
-    model: AlexNet,
+    /// Taken out only for the length of a training step (so that the optimizer may update the
+    /// weights in place); see [`Trainer::model`].
+    model: Option<AlexNet>,
     optimizer: ModuleOptimizer,
     loss: CrossEntropyLoss,
     device: Device,
@@ -398,7 +390,7 @@ fn run(
             )
             .init(&device),
         config,
-        model,
+        model: Some(model),
         optimizer,
         device,
         data,
@@ -431,6 +423,12 @@ fn run(
 }
 
 impl Trainer {
+    fn model(&self) -> &AlexNet {
+        self.model
+            .as_ref()
+            .expect("the model is only taken out during a training step")
+    }
+
     fn emit(&self, event: Event) -> bool {
         self.events.send(event).is_ok()
     }
@@ -608,14 +606,16 @@ impl Trainer {
         let (inputs, labels) = self.transform.apply(host, &self.device);
         let learning_rate = self.learning_rate();
         let outcome = training_step(
-            self.model.clone(),
+            self.model
+                .take()
+                .expect("the model is back after every step"),
             &mut self.optimizer,
             &self.loss,
             inputs,
             labels,
             learning_rate,
         );
-        self.model = outcome.model;
+        self.model = Some(outcome.model);
         let (loss_value, correct) = (outcome.loss, outcome.correct);
         if !loss_value.is_finite() {
             self.diverged = true;
@@ -691,8 +691,10 @@ impl Trainer {
     /// Loads weights, optimizer state and position from a checkpoint of this run.
     fn restore(&mut self, path: &Path) -> Result<(), String> {
         let checkpoint = Checkpoint::read(path).map_err(|e| e.to_string())?;
-        self.model = checkpoint::model_from_bytes(self.model.clone(), checkpoint.model)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        self.model = Some(
+            checkpoint::model_from_bytes(self.model().clone(), checkpoint.model)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+        );
         self.optimizer = new_optimizer(self.config.training.optimizer, &self.config.live())
             .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer))
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -797,7 +799,9 @@ impl Trainer {
     /// Returns `None` if a stop arrived meanwhile (other commands are queued for later).
     fn evaluate(&mut self) -> Option<Evaluation> {
         evaluate(
-            &self.model,
+            self.model
+                .as_ref()
+                .expect("the model is only taken out during a step"),
             &self.data.test,
             self.transform,
             self.config.training.eval_batch_size,
@@ -823,7 +827,7 @@ impl Trainer {
 
     fn snapshot(&self, moment: Moment) {
         let snapshot = snapshot::take(
-            &self.model,
+            self.model(),
             &self.data.test,
             &self.gallery,
             self.transform,
@@ -852,7 +856,7 @@ impl Trainer {
         }
         self.history.elapsed_seconds = self.elapsed_seconds();
         self.session_start = Instant::now();
-        let model = match checkpoint::model_to_bytes(&self.model) {
+        let model = match checkpoint::model_to_bytes(self.model()) {
             Ok(bytes) => bytes,
             Err(message) => {
                 self.emit(Event::Warning { message });
