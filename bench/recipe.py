@@ -58,9 +58,15 @@ def main() -> None:
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--resize", type=int, default=67)
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=float, default=2)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--eval-every", type=float, default=0.32)
+    parser.add_argument(
+        "--eval-from", type=float, default=0.0, help="no evaluation before this many epochs"
+    )
+    parser.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd")
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--warmup", type=float, default=0.25)
     parser.add_argument("--target", type=float, default=0.88)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
@@ -71,13 +77,20 @@ def main() -> None:
     train_x, train_y = load(args.data, "train")
     test_x, test_y = load(args.data, "t10k")
     net = xavier_alexnet(args.resize)
-    optimizer = torch.optim.SGD(
-        net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4
-    )
+    if args.optimizer == "sgd":
+        optimizer = torch.optim.SGD(
+            net.parameters(),
+            lr=args.lr,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=args.weight_decay,
+        )
+    else:
+        optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = math.ceil(len(train_y) / args.batch)
-    total = steps_per_epoch * args.epochs
+    total = round(steps_per_epoch * args.epochs)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, total_steps=total, pct_start=0.25, anneal_strategy="cos"
+        optimizer, max_lr=args.lr, total_steps=total, pct_start=args.warmup, anneal_strategy="cos"
     )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
 
@@ -95,7 +108,7 @@ def main() -> None:
     started = time.perf_counter()
     step, accuracy, reached = 0, float("nan"), None
     net.train()
-    for epoch in range(args.epochs):
+    for epoch in range(math.ceil(args.epochs)):
         order = torch.randperm(len(train_y))
         for start in range(0, len(train_y), args.batch):
             index = order[start : start + args.batch]
@@ -108,7 +121,8 @@ def main() -> None:
             optimizer.step()
             schedule.step()
             step += 1
-            if step % eval_interval == 0 or step == total:
+            due = step % eval_interval == 0 and step >= args.eval_from * steps_per_epoch
+            if due or step == total:
                 accuracy = evaluate()
                 minutes = (time.perf_counter() - started) / 60
                 print(
@@ -118,8 +132,9 @@ def main() -> None:
                 )
                 if accuracy >= args.target:
                     reached = minutes
-                    break
-        if reached is not None:
+            if reached is not None or step == total:
+                break
+        if reached is not None or step == total:
             break
     print(
         f"minutes_to_target={reached if reached is not None else float('nan'):.2f} "
