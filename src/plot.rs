@@ -301,6 +301,8 @@ pub fn render(metrics: &Metrics, title: &str) -> Result<Vec<u8>, PlotError> {
             "Loss",
             "loss",
             (x_end, 0.0, loss_top),
+            // Losses fall from the top left: the top right stays clear.
+            SeriesLabelPosition::UpperRight,
             &[
                 Series::faint("train, per batch", batch_losses, TRAIN),
                 Series::line("train, epoch mean", per_epoch(|e| e.train_loss), TRAIN),
@@ -320,6 +322,8 @@ pub fn render(metrics: &Metrics, title: &str) -> Result<Vec<u8>, PlotError> {
             "Accuracy",
             "accuracy",
             (x_end, accuracy_bottom, 1.0),
+            // Accuracies rise to the top right: the bottom right stays clear.
+            SeriesLabelPosition::LowerRight,
             &[
                 Series::faint("train, per batch", batch_accuracies, TRAIN),
                 Series::line("train, per epoch", per_epoch(|e| e.train_accuracy), TRAIN),
@@ -363,6 +367,7 @@ fn draw_panel(
     caption: &str,
     y_label: &str,
     (x_end, y_start, y_end): (f64, f64, f64),
+    legend: SeriesLabelPosition,
     series: &[Series],
 ) -> Result<(), PlotError> {
     let mut chart = ChartBuilder::on(area)
@@ -406,7 +411,7 @@ fn draw_panel(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(legend)
         .label_font((FAMILY, 13).into_font())
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.4))
