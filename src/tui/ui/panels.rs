@@ -343,24 +343,23 @@ pub fn settings(app: &App, frame: &mut Frame, area: Rect) {
         )),
         Line::from(match t.optimizer {
             OptimizerKind::Sgd => format!(
-                "sgd  momentum {}{}  weight decay {}",
+                "optimizer sgd, momentum {}{}",
                 t.momentum,
-                if t.nesterov { " nesterov" } else { "" },
-                t.weight_decay
+                if t.nesterov { " nesterov" } else { "" }
             ),
-            OptimizerKind::AdamW => format!("adamw  weight decay {}", t.weight_decay),
+            OptimizerKind::AdamW => "optimizer adamw".to_string(),
         }),
         Line::from(format!(
-            "batch {}{}",
-            t.batch_size,
-            pending("training.batch_size")
+            "weight decay {}  epochs {}",
+            t.weight_decay, t.epochs
         )),
         Line::from(format!(
-            "resize {}{}",
+            "batch {}{}  resize {}{}",
+            t.batch_size,
+            pending("training.batch_size"),
             app.config.model.resize,
             pending("model.resize")
         )),
-        Line::from(format!("epochs {}", t.epochs)),
     ];
     let others: Vec<String> = app
         .pending
