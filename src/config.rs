@@ -280,6 +280,9 @@ impl Profile {
                 training.flip = true;
                 training.normalize = true;
                 training.target_accuracy = 0.88;
+                // Tests late in the second epoch, where the one-cycle schedule nears the target.
+                training.eval_every = 0.1;
+                training.eval_from = 1.5;
             }
         }
         config
