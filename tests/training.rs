@@ -30,6 +30,9 @@ fn small_config(runs: &Path) -> Config {
     config.training.threads = 1;
     config.training.device = "cpu".into();
     config.training.target_accuracy = 0.0;
+    // Tests at epoch ends only, unless a test asks for more.
+    config.training.eval_every = 1.0;
+    config.training.eval_from = 0.0;
     config.training.log_every = 1;
     config.checkpoint.dir = runs.display().to_string();
     config.checkpoint.interval_minutes = 0.0;
