@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::session::{Error, Prepared};
-use crate::train::metrics::{BatchRecord, Ema};
+use crate::train::metrics::{BatchRecord, Ema, TestPoint};
 use crate::train::worker::{self, WorkerOptions};
 use crate::train::{Command, Event, FinishReason, PauseReason};
 use crate::watch::{self, ConfigWatcher};
@@ -105,6 +105,8 @@ struct Printer {
     epochs: usize,
     speed: Ema,
     latest: Option<BatchRecord>,
+    /// The latest test: where the run stood, its accuracy, and when.
+    last_test: Option<TestPoint>,
     diverged: bool,
     progress: Option<indicatif::ProgressBar>,
 }
@@ -118,6 +120,7 @@ impl Printer {
             epochs: config.training.epochs,
             speed: Ema::new(0.9),
             latest: None,
+            last_test: None,
             diverged: false,
             progress: None,
         }
@@ -152,6 +155,20 @@ impl Printer {
             self.latest = Some(*batch);
         }
         match event {
+            Event::Epoch(record) => {
+                self.last_test = Some(TestPoint {
+                    position: record.epoch as f64 + 1.0,
+                    accuracy: record.test.accuracy,
+                    elapsed_seconds: record.elapsed_seconds,
+                })
+            }
+            Event::Tested(check) => {
+                self.last_test = Some(TestPoint {
+                    position: check.position,
+                    accuracy: check.test.accuracy,
+                    elapsed_seconds: check.elapsed_seconds,
+                })
+            }
             Event::Paused {
                 reason: PauseReason::NonFiniteLoss { .. },
             } => self.diverged = true,
@@ -246,10 +263,18 @@ impl Printer {
                 settings.learning_rate, settings.momentum, settings.weight_decay, settings.epochs
             )),
             Event::Warning { message } => eprintln!("warning: {message}"),
-            Event::Finished { reason } => self.out(match reason {
-                FinishReason::Completed => "finished: all epochs done",
-                FinishReason::Stopped => "stopped",
-                FinishReason::TargetReached => "finished: target accuracy reached",
+            Event::Finished { reason } => self.out(&match (reason, self.last_test) {
+                (FinishReason::Completed, _) => "finished: all epochs done".to_string(),
+                (FinishReason::Stopped, _) => "stopped".to_string(),
+                (FinishReason::TargetReached, Some(test)) => format!(
+                    "finished: target accuracy reached ({:.4} at epoch {}, after {})",
+                    test.accuracy,
+                    crate::train::metrics::epoch_label(test.position),
+                    format_duration(test.elapsed_seconds)
+                ),
+                (FinishReason::TargetReached, None) => {
+                    "finished: target accuracy reached".to_string()
+                }
             }),
             Event::Failed { message } => eprintln!("alexnet-tui: training failed: {message}"),
             // Pictures are for the dashboard; --json carries the gallery's predictions.

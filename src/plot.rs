@@ -46,7 +46,7 @@ pub enum PlotError {
         line: usize,
         message: String,
     },
-    #[error("{0}: no batch or epoch rows yet, nothing to plot")]
+    #[error("{0}: no batch, test or epoch rows yet, nothing to plot")]
     Empty(PathBuf),
     #[error("cannot draw the curves: {0}")]
     Draw(String),
@@ -179,7 +179,7 @@ impl Metrics {
             })();
             row.map_err(|message| error(number, message))?;
         }
-        if metrics.batches.is_empty() && metrics.epochs.is_empty() {
+        if metrics.batches.is_empty() && metrics.epochs.is_empty() && metrics.tests.is_empty() {
             return Err(PlotError::Empty(path.to_path_buf()));
         }
         Ok(metrics)
