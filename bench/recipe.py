@@ -20,7 +20,7 @@ import time
 import torch
 from torch import nn
 
-from reference import xavier_alexnet
+from reference import make_optimizer, xavier_alexnet
 
 MEAN, STD = 0.286, 0.353
 
@@ -77,16 +77,7 @@ def main() -> None:
     train_x, train_y = load(args.data, "train")
     test_x, test_y = load(args.data, "t10k")
     net = xavier_alexnet(args.resize)
-    if args.optimizer == "sgd":
-        optimizer = torch.optim.SGD(
-            net.parameters(),
-            lr=args.lr,
-            momentum=0.9,
-            nesterov=True,
-            weight_decay=args.weight_decay,
-        )
-    else:
-        optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    optimizer = make_optimizer(net, args.optimizer, args.lr, 0.9, True, args.weight_decay)
     steps_per_epoch = math.ceil(len(train_y) / args.batch)
     total = round(steps_per_epoch * args.epochs)
     schedule = torch.optim.lr_scheduler.OneCycleLR(

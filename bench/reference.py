@@ -36,6 +36,18 @@ def xavier_alexnet(resize: int) -> nn.Sequential:
     return net
 
 
+def make_optimizer(
+    net: nn.Module, which: str, lr: float, momentum: float, nesterov: bool, weight_decay: float
+) -> torch.optim.Optimizer:
+    """The update alexnet-tui's training.optimizer names: "sgd" (momentum, Nesterov, L2 weight
+    decay) or "adamw" (decoupled weight decay, eps 1e-8 as ours)."""
+    if which == "adamw":
+        return torch.optim.AdamW(net.parameters(), lr=lr, eps=1e-8, weight_decay=weight_decay)
+    return torch.optim.SGD(
+        net.parameters(), lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--resize", type=int, default=224)
@@ -50,15 +62,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     net = xavier_alexnet(args.resize)
-    if args.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(
-            net.parameters(), lr=1e-4, eps=1e-8, weight_decay=args.weight_decay
-        )
-    else:
-        optimizer = torch.optim.SGD(
-            net.parameters(), lr=1e-4, momentum=args.momentum, nesterov=args.nesterov,
-            weight_decay=args.weight_decay,
-        )
+    optimizer = make_optimizer(
+        net, args.optimizer, 1e-4, args.momentum, args.nesterov, args.weight_decay
+    )
     loss_fn = nn.CrossEntropyLoss()
     # The same work as ours per step: 28x28 bytes in, scaled and resized bilinearly, then the step.
     pixels = torch.randint(0, 256, (args.batch, 1, 28, 28), dtype=torch.uint8)
