@@ -99,7 +99,9 @@ impl fmt::Display for Schedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainingConfig {
-    pub epochs: usize,
+    /// Length of the run in epochs; a fraction ends the run inside its last epoch (the learning
+    /// rate schedule spans exactly this length).
+    pub epochs: f64,
     pub batch_size: usize,
     pub learning_rate: f64,
     pub optimizer: OptimizerKind,
@@ -184,7 +186,7 @@ impl Default for ModelConfig {
 impl Default for TrainingConfig {
     fn default() -> Self {
         Self {
-            epochs: 10,
+            epochs: 10.0,
             batch_size: 256,
             learning_rate: 0.05,
             optimizer: OptimizerKind::Sgd,
@@ -268,7 +270,7 @@ impl Profile {
             Profile::Fast => {
                 config.model.resize = 67;
                 let training = &mut config.training;
-                training.epochs = 2;
+                training.epochs = 2.0;
                 training.batch_size = 128;
                 training.learning_rate = 0.05;
                 training.schedule = Schedule::OneCycle;
@@ -427,9 +429,12 @@ impl Config {
         )?;
         let t = &self.training;
         check(
-            (1..=1000).contains(&t.epochs),
+            t.epochs.is_finite() && (0.01..=1000.0).contains(&t.epochs),
             "training.epochs",
-            format!("must be between 1 and 1000, got {}", t.epochs),
+            format!(
+                "must be between 0.01 and 1000 (a fraction ends the run inside an epoch), got {}",
+                t.epochs
+            ),
         )?;
         check(
             (1..=4096).contains(&t.batch_size),
@@ -671,7 +676,7 @@ pub struct LiveSettings {
     pub momentum: f64,
     pub nesterov: bool,
     pub weight_decay: f64,
-    pub epochs: usize,
+    pub epochs: f64,
     pub target_accuracy: f64,
     pub checkpoint_interval_minutes: f64,
     pub checkpoint_keep: usize,

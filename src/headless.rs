@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::data::batcher;
 use crate::session::{Error, Prepared};
 use crate::train::metrics::{BatchRecord, Ema, TestPoint};
 use crate::train::worker::{self, WorkerOptions};
@@ -102,7 +103,7 @@ struct Printer {
     json: bool,
     interval: Duration,
     last_line: Instant,
-    epochs: usize,
+    epochs: f64,
     speed: Ema,
     latest: Option<BatchRecord>,
     /// The latest test: where the run stood, its accuracy, and when.
@@ -284,15 +285,19 @@ impl Printer {
 
     fn progress_line(&self, batch: &BatchRecord) -> String {
         let images_per_second = self.speed.get().unwrap_or(batch.images_per_second);
-        let remaining_batches = batch.batches_per_epoch.saturating_sub(batch.batch + 1);
+        // In the last epoch of a fractional run, the batches that epoch will train.
+        let run = batcher::run_batches(batch.batches_per_epoch, self.epochs);
+        let this_epoch = batcher::batches_in_epoch(batch.batches_per_epoch, run, batch.epoch)
+            .max(batch.batch + 1);
+        let remaining_batches = this_epoch - (batch.batch + 1);
         let eta = remaining_batches as f64 * batch.seconds;
         format!(
             "epoch {}/{} batch {}/{} ({:.1}%) | loss {:.4} | batch accuracy {:.3} | lr {:.5} | {:.1} images/s | epoch ETA {}",
             batch.epoch + 1,
             self.epochs,
             batch.batch + 1,
-            batch.batches_per_epoch,
-            100.0 * (batch.batch + 1) as f64 / batch.batches_per_epoch.max(1) as f64,
+            this_epoch,
+            100.0 * (batch.batch + 1) as f64 / this_epoch as f64,
             batch.loss,
             batch.accuracy,
             batch.learning_rate,

@@ -47,7 +47,7 @@ fn the_shipped_config_toml_is_the_fast_profile() {
     assert_eq!(seed.model.resize, 224);
     assert_eq!(seed.training.batch_size, 256);
     assert_eq!(seed.training.learning_rate, 0.05);
-    assert_eq!(seed.training.epochs, 10);
+    assert_eq!(seed.training.epochs, 10.0);
     assert_eq!(seed.training.momentum, 0.0);
     assert_eq!(seed.training.schedule, Schedule::Constant);
     assert_eq!(seed.profile, "seed");
@@ -122,7 +122,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     (
         "wrong_type.toml",
-        "wrong_type.toml:2: training.epochs: invalid type: string \"ten\", expected usize",
+        "wrong_type.toml:2: training.epochs: invalid type: string \"ten\", expected f64",
     ),
     (
         "too_many_interop_threads.toml",
@@ -213,7 +213,7 @@ fn live_and_restart_only_changes_are_told_apart() {
     let old = Profile::Fast.config();
     let mut new = old.clone();
     new.training.learning_rate = 0.01;
-    new.training.epochs = 4;
+    new.training.epochs = 4.0;
     new.model.resize = 96;
     new.training.batch_size = 64;
     let diff = old.diff(&new);
@@ -222,7 +222,7 @@ fn live_and_restart_only_changes_are_told_apart() {
     assert_eq!(
         live,
         [
-            "training.epochs: 2 -> 4",
+            "training.epochs: 2.0 -> 4.0",
             "training.learning_rate: 0.05 -> 0.01"
         ]
     );

@@ -26,7 +26,7 @@ fn small_config(runs: &Path) -> Config {
     config.data.train_limit = 640;
     config.data.test_limit = 200;
     config.training.batch_size = 64;
-    config.training.epochs = 1;
+    config.training.epochs = 1.0;
     config.training.threads = 1;
     config.training.device = "cpu".into();
     config.training.target_accuracy = 0.0;
@@ -97,7 +97,7 @@ fn learns_on_real_data_loss_falls_and_accuracy_is_far_above_chance() {
     let mut config = small_config(runs.path());
     config.data.train_limit = 4000;
     config.data.test_limit = 1000;
-    config.training.epochs = 2;
+    config.training.epochs = 2.0;
     config.training.threads = 0;
     // A test halfway through the second epoch too (63 batches per epoch: after batch 32).
     config.training.eval_every = 0.5;
@@ -191,6 +191,83 @@ fn a_test_inside_an_epoch_that_reaches_the_target_ends_the_run_there_and_saves()
     let _ = handle.thread.join();
 }
 
+#[test]
+fn a_fractional_run_ends_inside_its_last_epoch_with_a_test_and_extends_on_resume() {
+    let _serial = serial();
+    let runs = tempfile::tempdir().expect("temp dir");
+    let mut config = small_config(runs.path());
+    // 10 batches per epoch; 1.5 epochs = 15 batches, tests inside epochs every 0.2 from 1.0.
+    config.training.epochs = 1.5;
+    config.training.eval_every = 0.2;
+    config.training.eval_from = 1.0;
+    let mut handle = start(config.clone(), true, None);
+    let mut batches: Vec<BatchRecord> = Vec::new();
+    let mut epochs = 0;
+    let mut checks = Vec::new();
+    let mut saved = None;
+    loop {
+        match next(&mut handle, 5 * MINUTE) {
+            Event::Batch(batch) => batches.push(batch),
+            Event::Epoch(_) => epochs += 1,
+            Event::Tested(check) => checks.push((check.position, batches.len())),
+            Event::Checkpointed { path, reason } => saved = Some((path, reason)),
+            Event::Finished { reason } => {
+                assert_eq!(reason, FinishReason::Completed);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let _ = handle.thread.join();
+    assert_eq!(batches.len(), 15);
+    assert_eq!(epochs, 1, "one whole epoch, then half of one");
+    // The run's end is tested once, at 1.5; the tests inside the epoch come before it.
+    assert_eq!(checks, [(1.2, 12), (1.4, 14), (1.5, 15)]);
+    // The one-cycle schedule spans the 15 batches: its last step is near the floor (2% of the
+    // peak), where a 2-epoch schedule would still be at a third of it.
+    let last_rate = batches.last().expect("batches").learning_rate;
+    assert!(
+        last_rate < config.training.learning_rate * 0.05,
+        "learning rate {last_rate} at the last batch"
+    );
+    let (path, reason) = saved.expect("a checkpoint at the end");
+    assert_eq!(reason, SaveReason::RunEnd);
+    let checkpoint = Checkpoint::read(&path).expect("read");
+    assert_eq!((checkpoint.meta.epoch, checkpoint.meta.batch), (1, 5));
+    assert_eq!(checkpoint.meta.history.checks.len(), 3);
+    assert_eq!(
+        checkpoint.meta.test_accuracy,
+        Some(checkpoint.meta.history.checks[2].test.accuracy)
+    );
+
+    // Resumed with two epochs, the run trains the rest of its second epoch and ends it.
+    let mut longer = config;
+    longer.training.epochs = 2.0;
+    let mut handle = start(longer, true, Some((path, checkpoint)));
+    let mut more = 0;
+    let mut ended = false;
+    loop {
+        match next(&mut handle, 5 * MINUTE) {
+            Event::Batch(batch) => {
+                assert_eq!(batch.epoch, 1);
+                more += 1;
+            }
+            Event::Epoch(record) => {
+                assert_eq!(record.epoch, 1);
+                ended = true;
+            }
+            Event::Finished { reason } => {
+                assert_eq!(reason, FinishReason::Completed);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let _ = handle.thread.join();
+    assert_eq!(more, 5);
+    assert!(ended, "the second epoch ends with its test");
+}
+
 /// CPU seconds this process uses over `wall`.
 fn cpu_over(wall: Duration) -> f64 {
     let mut sampler = ProcessSampler::new();
@@ -204,7 +281,7 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     let runs = tempfile::tempdir().expect("temp dir");
     let mut config = small_config(runs.path());
     config.training.schedule = Schedule::Constant;
-    config.training.epochs = 5;
+    config.training.epochs = 5.0;
     let mut handle = start(config.clone(), false, None);
     let Event::Ready(info) = until(&mut handle, MINUTE, |e| matches!(e, Event::Ready(_))) else {
         unreachable!()
@@ -368,7 +445,7 @@ fn stop_and_resume_continues_exactly(runs: &Path, optimizer: OptimizerKind) -> C
     let _serial = serial();
     let mut config = small_config(runs);
     config.training.flip = true;
-    config.training.epochs = 2;
+    config.training.epochs = 2.0;
     config.training.optimizer = optimizer;
     if optimizer == OptimizerKind::AdamW {
         config.training.learning_rate = 1e-3;
@@ -470,7 +547,7 @@ fn a_non_finite_loss_pauses_and_never_overwrites_a_good_checkpoint() {
     config.training.learning_rate = 10.0;
     config.training.momentum = 0.9;
     config.training.schedule = Schedule::Constant;
-    config.training.epochs = 20;
+    config.training.epochs = 20.0;
     let mut handle = start(config, true, None);
     let event = until(&mut handle, 5 * MINUTE, |e| {
         matches!(e, Event::Paused { .. } | Event::Epoch(_))

@@ -20,7 +20,7 @@ use ratatui::backend::TestBackend;
 fn config() -> Config {
     let mut config = Config::default();
     config.model.resize = 67;
-    config.training.epochs = 3;
+    config.training.epochs = 3.0;
     config
 }
 

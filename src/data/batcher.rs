@@ -64,6 +64,19 @@ pub fn batches_per_epoch(len: usize, batch_size: usize) -> usize {
     len.div_ceil(batch_size.max(1))
 }
 
+/// Number of batches in a run of `epochs` (possibly fractional) epochs: at least one.
+pub fn run_batches(batches_per_epoch: usize, epochs: f64) -> usize {
+    ((batches_per_epoch as f64 * epochs).round() as usize).max(1)
+}
+
+/// Number of batches epoch `epoch` trains in a run of `run_batches`: a whole epoch, what is left
+/// of the run in its last (partial) epoch, or 0 past the end.
+pub fn batches_in_epoch(batches_per_epoch: usize, run_batches: usize, epoch: usize) -> usize {
+    run_batches
+        .saturating_sub(epoch * batches_per_epoch)
+        .min(batches_per_epoch)
+}
+
 /// Gathers batch `batch` of `order`, flipping each image left-right with probability 1/2 when
 /// `flip` is set (the flips are seeded by epoch and batch, so they too survive a resume).
 pub fn gather(
@@ -137,6 +150,20 @@ impl Transform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fractional_runs_end_inside_their_last_epoch() {
+        // 60,000 images at batch 128: 469 batches per epoch.
+        let per_epoch = batches_per_epoch(60_000, 128);
+        assert_eq!(per_epoch, 469);
+        assert_eq!(run_batches(per_epoch, 2.0), 938);
+        let run = run_batches(per_epoch, 1.25);
+        assert_eq!(run, 586);
+        assert_eq!(batches_in_epoch(per_epoch, run, 0), 469);
+        assert_eq!(batches_in_epoch(per_epoch, run, 1), 117);
+        assert_eq!(batches_in_epoch(per_epoch, run, 2), 0);
+        assert_eq!(run_batches(per_epoch, 0.0001), 1);
+    }
 
     fn split(count: usize) -> Split {
         let mut images = Vec::new();

@@ -62,6 +62,8 @@ pub enum SaveReason {
     Stop,
     /// A test inside an epoch reached the target accuracy.
     TargetReached,
+    /// The run ended inside an epoch (a fractional `training.epochs`).
+    RunEnd,
 }
 
 /// What the worker tells the front end.

@@ -450,9 +450,22 @@ impl Trainer {
         }
     }
 
+    fn batches_per_epoch(&self) -> usize {
+        batcher::batches_per_epoch(self.data.train.len(), self.config.training.batch_size)
+    }
+
+    /// The run's length in batches (`training.epochs` may be fractional, and edited live).
+    fn run_batches(&self) -> usize {
+        batcher::run_batches(self.batches_per_epoch(), self.config.training.epochs)
+    }
+
+    /// How many batches the current epoch trains: all of them, or fewer in a run's last epoch.
+    fn batches_this_epoch(&self) -> usize {
+        batcher::batches_in_epoch(self.batches_per_epoch(), self.run_batches(), self.epoch)
+    }
+
     fn total_steps(&self) -> u64 {
-        (batcher::batches_per_epoch(self.data.train.len(), self.config.training.batch_size)
-            * self.config.training.epochs) as u64
+        self.run_batches() as u64
     }
 
     fn learning_rate(&self) -> f64 {
@@ -476,11 +489,11 @@ impl Trainer {
             batch: self.batch,
         });
         let train_len = self.data.train.len();
-        let batch_size = self.config.training.batch_size;
-        let batches_per_epoch = batcher::batches_per_epoch(train_len, batch_size);
-        while self.epoch < self.config.training.epochs {
+        let batches_per_epoch = self.batches_per_epoch();
+        // The limits are read again at every batch: `training.epochs` may be edited live.
+        while self.batches_this_epoch() > 0 {
             let order = batcher::epoch_order(self.config.training.seed, self.epoch, train_len);
-            while self.batch < batches_per_epoch {
+            while self.batch < self.batches_this_epoch() {
                 if let Flow::Stop = self.handle_commands()? {
                     return self.stop();
                 }
@@ -501,6 +514,10 @@ impl Trainer {
                 if interval > 0.0 && self.last_save.elapsed().as_secs_f64() >= interval * 60.0 {
                     self.save(SaveReason::Interval, None);
                 }
+            }
+            if self.batch < batches_per_epoch {
+                // A fractional `training.epochs`: the run ends inside this epoch, with a test.
+                return self.finish_inside_epoch();
             }
             let _ = self.emit(Event::Evaluating {
                 position: (self.epoch + 1) as f64,
@@ -539,6 +556,10 @@ impl Trainer {
                 return Ok(());
             }
         }
+        if self.batch > 0 {
+            // `training.epochs` was lowered live to before this epoch began.
+            return self.finish_inside_epoch();
+        }
         self.emit(Event::Finished {
             reason: FinishReason::Completed,
         });
@@ -550,11 +571,44 @@ impl Trainer {
     /// left to the test at the epoch end.
     fn test_due(&self, batches_per_epoch: usize) -> bool {
         let t = &self.config.training;
-        if t.eval_every >= 1.0 || self.diverged || self.batch >= batches_per_epoch {
+        // The run's last batch is likewise left to the test that ends the run.
+        let last = batches_per_epoch.min(self.batches_this_epoch());
+        if t.eval_every >= 1.0 || self.diverged || self.batch >= last {
             return false;
         }
         let interval = ((t.eval_every * batches_per_epoch as f64).round() as usize).max(1);
         self.batch.is_multiple_of(interval) && self.epoch_position() + 1e-9 >= t.eval_from
+    }
+
+    /// Ends a run whose length is a fraction of an epoch: tests where it stands (unless that
+    /// position was just tested), saves a checkpoint and finishes.
+    fn finish_inside_epoch(&mut self) -> Result<(), String> {
+        let tested_here = self
+            .history
+            .checks
+            .last()
+            .is_some_and(|c| c.step == self.step);
+        let reached = if tested_here {
+            false
+        } else {
+            match self.test_inside_epoch() {
+                Some(reached) => reached,
+                None => return self.stop(),
+            }
+        };
+        if reached {
+            // test_inside_epoch saved the checkpoint.
+            self.emit(Event::Finished {
+                reason: FinishReason::TargetReached,
+            });
+            return Ok(());
+        }
+        let accuracy = self.history.checks.last().map(|c| c.test.accuracy);
+        self.save(SaveReason::RunEnd, accuracy);
+        self.emit(Event::Finished {
+            reason: FinishReason::Completed,
+        });
+        Ok(())
     }
 
     /// Tests the whole test split in the middle of an epoch. Returns whether the target accuracy
@@ -820,9 +874,7 @@ impl Trainer {
 
     /// Where training stands on an epoch axis (1.5: halfway through the second epoch).
     fn epoch_position(&self) -> f64 {
-        let per_epoch =
-            batcher::batches_per_epoch(self.data.train.len(), self.config.training.batch_size);
-        self.epoch as f64 + self.batch as f64 / per_epoch.max(1) as f64
+        self.epoch as f64 + self.batch as f64 / self.batches_per_epoch().max(1) as f64
     }
 
     fn snapshot(&self, moment: Moment) {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::config::{Change, Config};
+use crate::data::batcher;
 use crate::train::metrics::{
     BatchRecord, Ema, EpochRecord, History, TestCheck, TestPoint, best_test, note_target,
     test_points,
@@ -255,6 +256,11 @@ impl App {
         self.info
             .as_ref()
             .map_or(1, |info| info.batches_per_epoch.max(1))
+    }
+
+    /// The run's length in batches (`training.epochs` may be fractional).
+    pub fn run_batches(&self) -> usize {
+        batcher::run_batches(self.batches_per_epoch(), self.config.training.epochs)
     }
 
     /// (epoch, batch) of the next batch.

@@ -13,7 +13,8 @@ use crate::tui::theme;
 
 /// The x range: the planned epochs, or further if the history already goes beyond.
 fn epoch_bounds(app: &App) -> [f64; 2] {
-    let planned = app.config.training.epochs as f64;
+    // Whole epochs, so that a fractional run still ends its axis on an epoch label.
+    let planned = app.config.training.epochs.ceil();
     let seen = app.batch_loss.last().map_or(0.0, |(x, _)| *x);
     [0.0, planned.max(seen.ceil()).max(1.0)]
 }

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, LineGauge, Paragraph, Row, Sparkline, Table};
 
 use crate::config::OptimizerKind;
+use crate::data::batcher;
 use crate::headless::format_duration;
 use crate::model::{format_shape, group_thousands};
 use crate::tui::app::{App, BodyView, Level, Phase, SideView};
@@ -170,10 +171,12 @@ fn etas(app: &App) -> (String, String) {
     }
     let seconds_per_batch = app.config.training.batch_size as f64 / now.max(1e-9);
     let per_epoch = app.batches_per_epoch();
-    let left_in_epoch = per_epoch.saturating_sub(batch.batch + 1);
-    let epochs_after = app.config.training.epochs.saturating_sub(batch.epoch + 1);
+    let run_batches = app.run_batches();
+    let done = batch.epoch * per_epoch + batch.batch + 1;
+    let this_epoch = batcher::batches_in_epoch(per_epoch, run_batches, batch.epoch);
+    let left_in_epoch = this_epoch.saturating_sub(batch.batch + 1);
     let epoch = left_in_epoch as f64 * seconds_per_batch;
-    let run = epoch + (epochs_after * per_epoch) as f64 * seconds_per_batch;
+    let run = run_batches.saturating_sub(done) as f64 * seconds_per_batch;
     (format_duration(epoch), format_duration(run))
 }
 
@@ -191,22 +194,26 @@ pub fn progress(app: &App, frame: &mut Frame, area: Rect) {
     let [epoch_area, run_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let per_epoch = app.batches_per_epoch();
-    let epochs = app.config.training.epochs.max(1);
+    let run_batches = app.run_batches();
+    let epochs = app.config.training.epochs;
     let (epoch, batch) = app.position();
     // After the last epoch the position is (epochs, 0): show the last epoch as full.
-    let (shown_epoch, shown_batch) = if epoch >= epochs {
-        (epochs - 1, per_epoch)
+    let last_epoch = (run_batches - 1) / per_epoch;
+    let (shown_epoch, shown_batch) = if epoch > last_epoch {
+        (last_epoch, per_epoch)
     } else {
         (epoch, batch)
     };
-    let epoch_ratio = (shown_batch as f64 / per_epoch as f64).clamp(0.0, 1.0);
-    let run_ratio =
-        ((epoch * per_epoch + batch) as f64 / (epochs * per_epoch) as f64).clamp(0.0, 1.0);
+    // The batches the shown epoch trains: fewer in the last epoch of a fractional run.
+    let in_epoch = batcher::batches_in_epoch(per_epoch, run_batches, shown_epoch).max(1);
+    let shown_batch = shown_batch.min(in_epoch);
+    let epoch_ratio = (shown_batch as f64 / in_epoch as f64).clamp(0.0, 1.0);
+    let run_ratio = ((epoch * per_epoch + batch) as f64 / run_batches as f64).clamp(0.0, 1.0);
     frame.render_widget(
         LineGauge::default()
             .filled_style(Style::default().fg(theme::TRAIN_ACCURACY))
             .label(format!(
-                "epoch {}/{epochs} batch {shown_batch}/{per_epoch}",
+                "epoch {}/{epochs} batch {shown_batch}/{in_epoch}",
                 shown_epoch + 1
             ))
             .ratio(epoch_ratio),
