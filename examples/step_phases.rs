@@ -2,11 +2,12 @@
 //! The PyTorch side of the same measurement is `bench/phases.py`.
 //!
 //!     eval "$(bash scripts/setup.sh)"
-//!     cargo run --release --example step_phases -- [BATCH] [RESIZE] [fused|burn|adamw]
+//!     cargo run --release --example step_phases -- [BATCH] [RESIZE] [fused|burn|adamw] [contiguous]
 //!
 //! `fused` is the SGD training uses (Nesterov momentum 0.9, weight decay 5e-4, updated in one
-//! pass), `burn` is burn's own `Sgd` with the same coefficients, `adamw` is burn's AdamW. Prints the
-//! median of 10 steps after 2 warm-up steps, in milliseconds.
+//! pass), `burn` is burn's own `Sgd` with the same coefficients, `adamw` is burn's AdamW.
+//! `contiguous` runs the CPU convolutions in the contiguous layout instead of channels-last. Prints
+//! the median of 10 steps after 2 warm-up steps, in milliseconds.
 
 #![allow(deprecated)] // burn-tch's device constructor.
 
@@ -37,6 +38,9 @@ fn main() -> Result<(), String> {
     let batch = number(0, 128)?;
     let resize = number(1, 67)?;
     let which = args.get(2).map_or("fused", String::as_str);
+    if args.get(3).map(String::as_str) == Some("contiguous") {
+        burn_tch::set_conv_layout(burn_tch::ConvLayout::Contiguous);
+    }
     let config = Config::default();
     let mut optimizer: ModuleOptimizer = match which {
         "fused" => new_optimizer(OptimizerKind::Sgd, &config.live()),

@@ -3,7 +3,8 @@
 //! a bare burn step, peak memory, and optionally PyTorch's `bench/reference.py` run in turn with
 //! ours in the same invocation (this machine's speed drifts, so only interleaved ratios mean much).
 //! `--conv-backward both` also times our step with burn's generic convolution backward in turn with
-//! libtorch's own (the vendored burn-tch's switch, see vendor/burn-tch/VENDORED.md).
+//! libtorch's own, and `--conv-layout both` the CPU convolutions in the contiguous layout in turn
+//! with channels-last (the vendored burn-tch's switches, see vendor/burn-tch/VENDORED.md).
 
 #![allow(deprecated)] // burn-tch's device constructor, see train::worker.
 
@@ -14,9 +15,9 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Tensor;
-use burn_tch::ConvBackward;
+use burn_tch::{ConvBackward, ConvLayout};
 
-use crate::cli::{BenchArgs, ConvBackwardChoice};
+use crate::cli::{BenchArgs, ConvBackwardChoice, ConvLayoutChoice};
 use crate::config::Config;
 use crate::data::batcher::{self, Transform};
 use crate::data::fashion_mnist::{IMAGE_PIXELS, Split};
@@ -74,20 +75,48 @@ fn synthetic_split(count: usize, seed: u64) -> Split {
     }
 }
 
-/// The conv2d backward implementations to measure, in the order of the first repeat.
-fn conv_backward_modes(choice: ConvBackwardChoice) -> Vec<ConvBackward> {
-    match choice {
-        ConvBackwardChoice::Generic => vec![ConvBackward::Generic],
-        ConvBackwardChoice::Libtorch => vec![ConvBackward::Libtorch],
-        ConvBackwardChoice::Both => vec![ConvBackward::Generic, ConvBackward::Libtorch],
+/// How our convolutions run: which backward, in which CPU memory layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mode {
+    backward: ConvBackward,
+    layout: ConvLayout,
+}
+
+impl Mode {
+    fn apply(self) {
+        burn_tch::set_conv_backward(self.backward);
+        burn_tch::set_conv_layout(self.layout);
+    }
+
+    fn name(self) -> String {
+        let backward = match self.backward {
+            ConvBackward::Generic => "generic",
+            ConvBackward::Libtorch => "libtorch",
+        };
+        let layout = match self.layout {
+            ConvLayout::Contiguous => "contiguous",
+            ConvLayout::ChannelsLast => "channels-last",
+        };
+        format!("{backward} {layout}")
     }
 }
 
-fn mode_name(mode: ConvBackward) -> &'static str {
-    match mode {
-        ConvBackward::Generic => "generic",
-        ConvBackward::Libtorch => "libtorch",
-    }
+/// The ways to run the convolutions to measure, in the order of the first repeat.
+fn modes(backward: ConvBackwardChoice, layout: ConvLayoutChoice) -> Vec<Mode> {
+    let backwards = match backward {
+        ConvBackwardChoice::Generic => vec![ConvBackward::Generic],
+        ConvBackwardChoice::Libtorch => vec![ConvBackward::Libtorch],
+        ConvBackwardChoice::Both => vec![ConvBackward::Generic, ConvBackward::Libtorch],
+    };
+    let layouts = match layout {
+        ConvLayoutChoice::Contiguous => vec![ConvLayout::Contiguous],
+        ConvLayoutChoice::ChannelsLast => vec![ConvLayout::ChannelsLast],
+        ConvLayoutChoice::Both => vec![ConvLayout::Contiguous, ConvLayout::ChannelsLast],
+    };
+    backwards
+        .iter()
+        .flat_map(|&backward| layouts.iter().map(move |&layout| Mode { backward, layout }))
+        .collect()
 }
 
 pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
@@ -101,8 +130,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     config
         .validate()
         .map_err(|(key, message)| Error::Usage(format!("{key} {message}")))?;
-    let modes = conv_backward_modes(args.conv_backward);
-    if modes.contains(&ConvBackward::Libtorch) && !burn_tch::libtorch_conv_backward_available() {
+    let modes = modes(args.conv_backward, args.conv_layout);
+    if modes
+        .iter()
+        .any(|mode| mode.backward == ConvBackward::Libtorch)
+        && !burn_tch::libtorch_conv_backward_available()
+    {
         return Err(Error::Usage(
             "--conv-backward libtorch: this build has no libtorch convolution backward (libtorch's headers were not found)".into(),
         ));
@@ -112,9 +145,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     let threads = configure_threads(config.training.threads, config.training.interop_threads);
     let (device, device_name) = device_for(&config.training.device).map_err(Error::Usage)?;
     let device = device.autodiff();
-    let mode_names: Vec<&str> = modes.iter().map(|&mode| mode_name(mode)).collect();
+    let mode_names: Vec<String> = modes.iter().map(|&mode| mode.name()).collect();
     println!(
-        "bench: AlexNet, {resize}x{resize} input, batch {batch_size}, {device_name}, {} intra-op + {} inter-op threads, conv backward {}, {} warm-up + {} repeats x {} steps",
+        "bench: AlexNet, {resize}x{resize} input, batch {batch_size}, {device_name}, {} intra-op + {} inter-op threads, convolutions (backward, layout) {}, {} warm-up + {} repeats x {} steps",
         threads.intra,
         threads.inter,
         mode_names.join(" and "),
@@ -147,9 +180,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     }
 
     // Our step: gather + transform + the shared training step, as the worker runs it, with the
-    // given conv2d backward.
-    let mut ours = |steps: usize, model_in: crate::model::AlexNet, mode: ConvBackward| {
-        burn_tch::set_conv_backward(mode);
+    // given convolution mode.
+    let mut ours = |steps: usize, model_in: crate::model::AlexNet, mode: Mode| {
+        mode.apply();
         let mut model = model_in;
         let mut prepare_seconds = 0.0;
         let started = Instant::now();
@@ -205,7 +238,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         }
         if modes.len() == 2 {
             line.push_str(&format!(
-                " libtorch/generic {:.3},",
+                " [{}]/[{}] {:.3},",
+                mode_names[1],
+                mode_names[0],
                 figures[1].images_per_second[repeat] / figures[0].images_per_second[repeat]
             ));
         }
@@ -237,7 +272,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     );
     if modes.len() == 2 {
         println!(
-            "ratio libtorch/generic conv backward: median {:.3} over {} interleaved repeats",
+            "ratio [{}]/[{}]: median {:.3} over {} interleaved repeats",
+            mode_names[1],
+            mode_names[0],
             median(&ratios(&figures[1], &figures[0])),
             args.repeats
         );
@@ -315,7 +352,7 @@ fn layer_times(model: &AlexNet, images: Tensor<4>, repeats: usize) -> Vec<(f64, 
 fn layer_report(
     model: &AlexNet,
     images: Tensor<4>,
-    modes: &[ConvBackward],
+    modes: &[Mode],
     config: &Config,
     threads: usize,
     args: &BenchArgs,
@@ -324,7 +361,7 @@ fn layer_report(
     let ours: Vec<Vec<(f64, f64)>> = modes
         .iter()
         .map(|&mode| {
-            burn_tch::set_conv_backward(mode);
+            mode.apply();
             layer_times(model, images.clone(), repeats)
         })
         .collect();
@@ -337,7 +374,7 @@ fn layer_report(
     for &mode in modes {
         header.push_str(&format!(
             " {:>22}",
-            format!("ours[{}] fwd+bwd ms", mode_name(mode))
+            format!("ours[{}] fwd+bwd ms", mode.name())
         ));
     }
     if theirs.is_some() {

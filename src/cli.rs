@@ -157,10 +157,21 @@ pub struct BenchArgs {
     /// burn's generic fallback, or both in turn with their ratio.
     #[arg(long, value_enum, default_value_t = ConvBackwardChoice::Libtorch)]
     pub conv_backward: ConvBackwardChoice,
+    /// Memory layout of the CPU convolutions: channels-last (what training uses), contiguous
+    /// (upstream burn-tch's and PyTorch's default), or both in turn with their ratio.
+    #[arg(long, value_enum, default_value_t = ConvLayoutChoice::ChannelsLast)]
+    pub conv_layout: ConvLayoutChoice,
     /// Instead of whole steps, time each layer's forward and backward alone (median of the
     /// repeats; with --pytorch, bench/layers.py's figures for the same layers alongside).
     #[arg(long)]
     pub layers: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConvLayoutChoice {
+    Contiguous,
+    ChannelsLast,
+    Both,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,7 +1,8 @@
 //! The conv2d gradients from libtorch's own `convolution_backward` (the vendored burn-tch's
 //! default) equal those of burn's generic fallback, through burn's autodiff, for the five
 //! convolutions of AlexNet and for the padding, stride, dilation and group cases the override
-//! also handles; and the switch really routes the backward (libtorch's path is counted).
+//! also handles; and the switch really routes the backward (libtorch's path is counted). The same
+//! holds with the CPU convolutions in the channels-last layout (the default) and contiguous.
 
 #![allow(deprecated)] // burn-tch's device constructor.
 
@@ -11,7 +12,9 @@ use alexnet_tui::model::CONVS;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
-use burn_tch::{ConvBackward, libtorch_conv_backward_calls, set_conv_backward};
+use burn_tch::{
+    ConvBackward, ConvLayout, libtorch_conv_backward_calls, set_conv_backward, set_conv_layout,
+};
 
 /// The switch is process-wide: tests that flip it take turns.
 fn serial() -> MutexGuard<'static, ()> {
@@ -40,6 +43,7 @@ struct Case {
 }
 
 struct Grads {
+    output: Vec<f32>,
     x: Vec<f32>,
     weight: Vec<f32>,
     bias: Vec<f32>,
@@ -54,9 +58,11 @@ fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
     tensor.try_into_vec_as::<f32>().expect("f32 gradient")
 }
 
-/// Gradients of `sum(conv2d(x, w, b) * r)` for a fixed, non-uniform `r`, with the given backward.
-fn gradients(case: &Case, mode: ConvBackward) -> Grads {
+/// The output and the gradients of `sum(conv2d(x, w, b) * r)` for a fixed, non-uniform `r`, with
+/// the given backward and layout.
+fn gradients(case: &Case, mode: ConvBackward, layout: ConvLayout) -> Grads {
     assert!(set_conv_backward(mode), "{mode:?} is not available");
+    set_conv_layout(layout);
     let device = Device::libtorch().autodiff();
     let x = tensor(case.x, 1, &device).require_grad();
     let weight = tensor(case.weight, 2, &device).require_grad();
@@ -72,9 +78,11 @@ fn gradients(case: &Case, mode: ConvBackward) -> Grads {
         case.options.clone(),
     );
     let r = tensor(output.dims(), 4, &device);
+    let values = to_vec(output.clone());
     let grads = (output * r).sum().backward();
     let grad = |t: Option<Tensor<4>>| to_vec(t.expect("a gradient"));
     Grads {
+        output: values,
         x: grad(x.grad(&grads)),
         weight: grad(weight.grad(&grads)),
         bias: to_vec(bias.grad(&grads).expect("a bias gradient")),
@@ -96,39 +104,44 @@ fn check(cases: &[Case]) {
     let _turn = serial();
     for case in cases {
         let before = libtorch_conv_backward_calls();
-        let generic = gradients(case, ConvBackward::Generic);
+        let generic = gradients(case, ConvBackward::Generic, ConvLayout::Contiguous);
         assert_eq!(
             libtorch_conv_backward_calls(),
             before,
             "{}: the generic mode used libtorch's backward",
             case.name
         );
-        let libtorch = gradients(case, ConvBackward::Libtorch);
-        assert_eq!(
-            libtorch_conv_backward_calls(),
-            before + 3,
-            "{}: libtorch's backward did not compute the three gradients",
-            case.name
-        );
-        for (what, ours, reference) in [
-            ("x", &libtorch.x, &generic.x),
-            ("weight", &libtorch.weight, &generic.weight),
-            ("bias", &libtorch.bias, &generic.bias),
-        ] {
-            let difference = relative_difference(ours, reference);
-            assert!(
-                difference < 1e-5,
-                "{}: {what} gradients differ by {difference:e} (relative to the largest)",
+        for layout in [ConvLayout::Contiguous, ConvLayout::ChannelsLast] {
+            let before = libtorch_conv_backward_calls();
+            let libtorch = gradients(case, ConvBackward::Libtorch, layout);
+            assert_eq!(
+                libtorch_conv_backward_calls(),
+                before + 3,
+                "{} ({layout:?}): libtorch's backward did not compute the three gradients",
                 case.name
             );
-            assert!(
-                reference.iter().any(|v| *v != 0.0),
-                "{}: {what} gradient is all zeros, nothing was compared",
-                case.name
-            );
+            for (what, ours, reference) in [
+                ("output", &libtorch.output, &generic.output),
+                ("x", &libtorch.x, &generic.x),
+                ("weight", &libtorch.weight, &generic.weight),
+                ("bias", &libtorch.bias, &generic.bias),
+            ] {
+                let difference = relative_difference(ours, reference);
+                assert!(
+                    difference < 1e-5,
+                    "{} ({layout:?}): {what} differs by {difference:e} (relative to the largest)",
+                    case.name
+                );
+                assert!(
+                    reference.iter().any(|v| *v != 0.0),
+                    "{}: {what} is all zeros, nothing was compared",
+                    case.name
+                );
+            }
         }
     }
     set_conv_backward(ConvBackward::Libtorch);
+    set_conv_layout(ConvLayout::ChannelsLast);
 }
 
 #[test]

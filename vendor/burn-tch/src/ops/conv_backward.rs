@@ -165,6 +165,20 @@ mod libtorch {
         let stride = to_i64(options.stride);
         let pad = to_i64(options.padding_begin());
         let dilation = to_i64(options.dilation);
+        // The layout the forward ran in (conv_layout.rs): the same for the backward.
+        let channels_last = crate::ops::conv_layout::use_channels_last(&x.tensor);
+        let layout = |t: &tch::Tensor| {
+            if channels_last {
+                crate::ops::conv_layout::channels_last(t)
+            } else {
+                t.shallow_clone()
+            }
+        };
+        let (output_grad, x_in, weight_in) = (
+            layout(&output_grad.tensor),
+            layout(&x.tensor),
+            layout(&weight.tensor),
+        );
         let mut out: *mut C_tensor = std::ptr::null_mut();
         // SAFETY: the tensor pointers come from live tch tensors that outlive the call; the shim
         // only reads them, catches every C++ exception, and on success hands over a new tensor
@@ -172,9 +186,9 @@ mod libtorch {
         let error = unsafe {
             burn_tch_convolution_backward(
                 &mut out,
-                output_grad.tensor.as_ptr(),
-                x.tensor.as_ptr(),
-                weight.tensor.as_ptr(),
+                output_grad.as_ptr(),
+                x_in.as_ptr(),
+                weight_in.as_ptr(),
                 stride.as_ptr(),
                 pad.as_ptr(),
                 dilation.as_ptr(),
@@ -193,7 +207,19 @@ mod libtorch {
         }
         LIBTORCH_CALLS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: `out` is the tensor the shim allocated for us.
-        let grad = TchTensor::new(unsafe { tch::Tensor::from_ptr(out) });
+        let grad = unsafe { tch::Tensor::from_ptr(out) };
+        // Weight gradients in the weights' own (contiguous) layout, for the optimizer.
+        // Input gradients in the input's layout: the layers before a convolution whose input
+        // was contiguous (max-pooling, ReLU) then differentiate in one layout.
+        let back_to_contiguous = match which {
+            Grad::Weight => true,
+            Grad::Input => !crate::ops::conv_layout::is_channels_last(&x.tensor),
+        };
+        let grad = TchTensor::new(if channels_last && back_to_contiguous {
+            grad.contiguous()
+        } else {
+            grad
+        });
         if which == Grad::Input && asymmetric {
             let ranges: Vec<Slice> = input_shape
                 .iter()

@@ -2,6 +2,7 @@ mod activation;
 mod base;
 mod bool_tensor;
 pub(crate) mod conv_backward; // alexnet-tui, see VENDORED.md
+pub(crate) mod conv_layout; // alexnet-tui, see VENDORED.md
 pub(crate) mod sgd; // alexnet-tui, see VENDORED.md
 mod int_tensor;
 mod module;

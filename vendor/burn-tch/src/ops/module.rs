@@ -88,9 +88,18 @@ impl ModuleOps<Self> for LibTorch {
         options: ConvOptions<2>,
     ) -> TchTensor {
         let (x, options) = pad_asymmetric_conv_input::<LibTorch, 2>(x, options);
+        // alexnet-tui: channels-last on the CPU (conv_layout.rs, VENDORED.md).
+        let (x, weight) = if super::conv_layout::use_channels_last(&x.tensor) {
+            (
+                super::conv_layout::channels_last(&x.tensor),
+                super::conv_layout::channels_last(&weight.tensor),
+            )
+        } else {
+            (x.tensor, weight.tensor)
+        };
         let tensor = tch::Tensor::conv2d(
-            &x.tensor,
-            &weight.tensor,
+            &x,
+            &weight,
             bias.map(|t| t.tensor),
             options.stride.map(|i| i as i64),
             options.padding_begin().map(|i| i as i64),
