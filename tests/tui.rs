@@ -677,3 +677,40 @@ fn grey_levels_span_the_palette_ramp() {
     assert_eq!(distinct.len(), 26);
     assert_eq!(grey(128), Color::Indexed(244));
 }
+
+#[test]
+fn a_fractional_run_counts_the_batches_of_its_partial_last_epoch() {
+    // 1.25 epochs of 469 batches: 586 batches, 117 of them in the second epoch.
+    let mut config = config();
+    config.training.epochs = 1.25;
+    let mut app = App::new(config.clone());
+    app.update(Msg::Worker(Event::Ready(Box::new(ready_info(
+        &config,
+        History::default(),
+    )))));
+    app.update(key(KeyCode::Char('s')));
+    app.update(Msg::Worker(Event::Started { epoch: 0, batch: 0 }));
+    for i in 0..469 {
+        app.update(Msg::Worker(Event::Batch(batch(0, i, 1.0))));
+    }
+    app.update(Msg::Worker(Event::Epoch(Box::new(epoch(0, 0.86)))));
+    for i in 0..50 {
+        app.update(Msg::Worker(Event::Batch(batch(1, i, 0.5))));
+    }
+    let text = render(&app, 120, 36);
+    assert!(
+        text.contains("epoch 2/1.25 batch 50/117"),
+        "the progress line counts the last epoch's 117 batches:\n{text}"
+    );
+    for i in 50..117 {
+        app.update(Msg::Worker(Event::Batch(batch(1, i, 0.5))));
+    }
+    app.update(Msg::Worker(Event::Finished {
+        reason: FinishReason::Completed,
+    }));
+    let text = render(&app, 120, 36);
+    assert!(
+        text.contains("epoch 2/1.25 batch 117/117"),
+        "a finished fractional run shows its last epoch full:\n{text}"
+    );
+}
