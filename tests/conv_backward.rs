@@ -189,6 +189,19 @@ fn libtorch_gradients_equal_generic_ones_with_asymmetric_padding_dilation_and_gr
             weight: [6, 2, 3, 3],
             options: ConvOptions::new([3, 3], [2, 1], [2, 2], 2),
         },
+        // One input channel: in the channels-last layout a matrix product over the patches.
+        Case {
+            name: "one channel, asymmetric padding, dilation 2".into(),
+            x: [3, 1, 15, 14],
+            weight: [5, 1, 4, 3],
+            options: ConvOptions::new_with_padding([2, 3], [(2, 0), (1, 2)], [2, 2], 1),
+        },
+        Case {
+            name: "one channel, no padding, stride 1".into(),
+            x: [2, 1, 6, 7],
+            weight: [4, 1, 3, 3],
+            options: ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+        },
     ];
     check(&cases);
 }

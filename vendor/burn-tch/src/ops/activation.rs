@@ -6,6 +6,12 @@ impl ActivationOps<Self> for LibTorch {
         tensor.unary_ops(|mut tensor| tensor.relu_(), |tensor| tensor.relu())
     }
 
+    // alexnet-tui (VENDORED.md): libtorch's one-pass kernel instead of burn's default (a
+    // comparison into a bool mask, then a masked fill), about 5 times faster on the CPU.
+    fn relu_backward(output: TchTensor, grad: TchTensor) -> TchTensor {
+        TchTensor::new(output.tensor.threshold_backward(&grad.tensor, 0.0))
+    }
+
     fn gelu(tensor: TchTensor) -> TchTensor {
         tensor.unary_ops(
             |mut tensor| tensor.gelu_("none"),

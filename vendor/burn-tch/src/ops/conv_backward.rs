@@ -57,8 +57,9 @@ pub fn conv_backward() -> ConvBackward {
     }
 }
 
-/// How many gradients libtorch's convolution backward has computed in this process: lets a test
-/// check that the switch really routes the backward.
+/// How many gradients the libtorch path has computed in this process (through libtorch's
+/// convolution backward, or for one-channel inputs in the channels-last layout through the matrix
+/// product of conv_layout.rs): lets a test check that the switch really routes the backward.
 pub fn libtorch_conv_backward_calls() -> u64 {
     LIBTORCH_CALLS.load(Ordering::Relaxed)
 }
@@ -165,6 +166,20 @@ mod libtorch {
         let stride = to_i64(options.stride);
         let pad = to_i64(options.padding_begin());
         let dilation = to_i64(options.dilation);
+        if which == Grad::Weight
+            && crate::ops::conv_layout::use_patch_product(&x.tensor, options.groups)
+        {
+            // The forward was a product over the input's patches (conv_layout.rs).
+            LIBTORCH_CALLS.fetch_add(1, Ordering::Relaxed);
+            return TchTensor::new(crate::ops::conv_layout::single_channel_weight_grad(
+                &x.tensor,
+                &weight.tensor.size(),
+                &output_grad.tensor,
+                stride,
+                pad,
+                dilation,
+            ));
+        }
         // The layout the forward ran in (conv_layout.rs): the same for the backward.
         let channels_last = crate::ops::conv_layout::use_channels_last(&x.tensor);
         let layout = |t: &tch::Tensor| {

@@ -63,3 +63,86 @@ pub(crate) fn channels_last(t: &tch::Tensor) -> tch::Tensor {
         t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
     }
 }
+
+/// Whether `conv2d(x, weight)` runs as a matrix product over the input's patches (see
+/// [`single_channel_conv2d`]): channels-last selected, a 4-D CPU input with one channel, no groups.
+pub(crate) fn use_patch_product(x: &tch::Tensor, groups: usize) -> bool {
+    conv_layout() == ConvLayout::ChannelsLast
+        && x.dim() == 4
+        && x.size()[1] == 1
+        && groups == 1
+        && x.device() == tch::Device::Cpu
+}
+
+/// The patches a convolution with a `[_, 1, kh, kw]` weight sees in `x` (`[n, 1, h, w]`), one row
+/// of `kh * kw` values per output position, in (n, oh, ow) order: `[n * oh * ow, kh * kw]`.
+/// Returns the patches and the output's spatial size.
+fn patches(
+    x: &tch::Tensor,
+    kernel: [i64; 2],
+    stride: [i64; 2],
+    padding: [i64; 2],
+    dilation: [i64; 2],
+) -> (tch::Tensor, [i64; 2]) {
+    let x = if padding == [0, 0] {
+        x.contiguous()
+    } else {
+        x.constant_pad_nd([padding[1], padding[1], padding[0], padding[0]])
+    };
+    let size = x.size();
+    let (n, h, w) = (size[0], size[2], size[3]);
+    let out = [0, 1].map(|d| (size[2 + d] - dilation[d] * (kernel[d] - 1) - 1) / stride[d] + 1);
+    // A view of every patch (no copy), then one copy into rows.
+    let view = x.as_strided(
+        [n, out[0], out[1], kernel[0], kernel[1]],
+        [h * w, stride[0] * w, stride[1], dilation[0] * w, dilation[1]],
+        None,
+    );
+    (view.reshape([n * out[0] * out[1], kernel[0] * kernel[1]]), out)
+}
+
+/// `conv2d` of a one-channel input as a matrix product: the patches (`[n * oh * ow, kh * kw]`)
+/// times the weight (`[kh * kw, c_out]`), which is the output in channels-last order, returned as
+/// such (NCHW shape, NHWC memory). libtorch's own kernel (oneDNN) is slow for one input channel:
+/// at AlexNet's first layer (11x11, stride 4) its weight gradient took about 4 times as long as
+/// this product, and the contiguous output it writes makes the ReLU and max-pooling after it
+/// several times slower than on channels-last memory.
+pub(crate) fn single_channel_conv2d(
+    x: &tch::Tensor,
+    weight: &tch::Tensor,
+    bias: Option<&tch::Tensor>,
+    stride: [i64; 2],
+    padding: [i64; 2],
+    dilation: [i64; 2],
+) -> tch::Tensor {
+    let wsize = weight.size();
+    let (c_out, kernel) = (wsize[0], [wsize[2], wsize[3]]);
+    let (rows, out) = patches(x, kernel, stride, padding, dilation);
+    let weight = weight.reshape([c_out, kernel[0] * kernel[1]]).tr();
+    let product = match bias {
+        Some(bias) => bias.addmm(&rows, &weight),
+        None => rows.mm(&weight),
+    };
+    product
+        .view([x.size()[0], out[0], out[1], c_out])
+        .permute([0, 3, 1, 2])
+}
+
+/// The weight gradient of [`single_channel_conv2d`]: the output gradient (`[n * oh * ow, c_out]`
+/// when channels-last) transposed, times the patches. Contiguous, in the weight's shape.
+#[cfg_attr(not(burn_tch_conv_backward), allow(dead_code))]
+pub(crate) fn single_channel_weight_grad(
+    x: &tch::Tensor,
+    weight_size: &[i64],
+    output_grad: &tch::Tensor,
+    stride: [i64; 2],
+    padding: [i64; 2],
+    dilation: [i64; 2],
+) -> tch::Tensor {
+    let (c_out, kernel) = (weight_size[0], [weight_size[2], weight_size[3]]);
+    let (rows, out) = patches(x, kernel, stride, padding, dilation);
+    let grad = channels_last(output_grad)
+        .permute([0, 2, 3, 1])
+        .reshape([x.size()[0] * out[0] * out[1], c_out]);
+    grad.tr().mm(&rows).reshape(weight_size)
+}

@@ -89,6 +89,17 @@ impl ModuleOps<Self> for LibTorch {
     ) -> TchTensor {
         let (x, options) = pad_asymmetric_conv_input::<LibTorch, 2>(x, options);
         // alexnet-tui: channels-last on the CPU (conv_layout.rs, VENDORED.md).
+        if super::conv_layout::use_patch_product(&x.tensor, options.groups) {
+            let to_i64 = |values: [usize; 2]| values.map(|v| v as i64);
+            return TchTensor::new(super::conv_layout::single_channel_conv2d(
+                &x.tensor,
+                &weight.tensor,
+                bias.as_ref().map(|b| &b.tensor),
+                to_i64(options.stride),
+                to_i64(options.padding_begin()),
+                to_i64(options.dilation),
+            ));
+        }
         let (x, weight) = if super::conv_layout::use_channels_last(&x.tensor) {
             (
                 super::conv_layout::channels_last(&x.tensor),

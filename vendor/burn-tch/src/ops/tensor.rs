@@ -31,11 +31,13 @@ impl FloatTensorOps<Self> for LibTorch {
                     .mut_ops(|tensor| tensor.rand_like_out(tensor))
                     .unwrap()
             }
+            // alexnet-tui (VENDORED.md): 1 where a uniform draw in [0, 1) is below `prob`, the
+            // same distribution as `bernoulli_`, whose CPU kernel (one scalar draw per element)
+            // took twice as long as this for dropout's masks.
             Distribution::Bernoulli(prob) => {
-                let mut tensor = TchTensor::empty(shape, *device, dtype.into());
-                tensor
-                    .mut_ops(|tensor| tensor.f_bernoulli_float_(prob).unwrap())
-                    .unwrap()
+                let kind = dtype.into_kind();
+                let uniform = tch::Tensor::rand(TchShape::from(shape).dims, (kind, (*device).into()));
+                TchTensor::new(uniform.lt(prob).to_kind(kind))
             }
             Distribution::Uniform(from, to) => {
                 let mut tensor = TchTensor::empty(shape, *device, dtype.into());
