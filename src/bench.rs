@@ -185,6 +185,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         mode.apply();
         let mut model = model_in;
         let mut prepare_seconds = 0.0;
+        let faults_before = minor_page_faults();
         let started = Instant::now();
         for step in 0..steps {
             let prepare = Instant::now();
@@ -195,10 +196,15 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
                 training_step(model, &mut optimizer, &loss, inputs, labels, learning_rate).model;
         }
         let seconds = started.elapsed().as_secs_f64();
+        let faults = match (faults_before, minor_page_faults()) {
+            (Some(before), Some(after)) => Some((after - before) as f64 / steps.max(1) as f64),
+            _ => None,
+        };
         (
             model,
             (steps * batch_size) as f64 / seconds,
             prepare_seconds / seconds,
+            faults,
         )
     };
 
@@ -215,6 +221,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         images_per_second: Vec::new(),
     };
     let mut prepare_share = Vec::new();
+    let mut faults_per_step = Vec::new();
     let label = |index: usize| match modes.len() {
         1 => "ours".to_string(),
         _ => format!("ours[{}]", mode_names[index]),
@@ -226,10 +233,11 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
             sequence.reverse();
         }
         for index in sequence {
-            let (next, images_per_second, share) = ours(args.steps, model, modes[index]);
+            let (next, images_per_second, share, faults) = ours(args.steps, model, modes[index]);
             model = next;
             figures[index].images_per_second.push(images_per_second);
             prepare_share.push(share);
+            faults_per_step.extend(faults);
         }
         let mut line = format!("repeat {}:", repeat + 1);
         for (index, side) in figures.iter().enumerate() {
@@ -270,6 +278,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         "batch preparation is {:.2}% of our step",
         100.0 * median(&prepare_share)
     );
+    if !faults_per_step.is_empty() {
+        // Each minor fault is a fresh page the kernel zeroes: memory the allocator did not reuse.
+        println!(
+            "minor page faults per step: median {:.0}",
+            median(&faults_per_step)
+        );
+    }
     if modes.len() == 2 {
         println!(
             "ratio [{}]/[{}]: median {:.3} over {} interleaved repeats",
@@ -301,6 +316,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The process's minor page faults so far (field 10 of /proc/self/stat), Linux only.
+fn minor_page_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name in parentheses may hold spaces: count fields after its closing one.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(7)?.parse().ok()
 }
 
 /// Median forward and backward seconds of each step of [`SEQUENCE`] alone, fed the activations of
