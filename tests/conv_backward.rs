@@ -205,3 +205,36 @@ fn libtorch_gradients_equal_generic_ones_with_asymmetric_padding_dilation_and_gr
     ];
     check(&cases);
 }
+
+#[test]
+fn libtorch_gradients_equal_generic_ones_where_weight_gradients_are_products_per_tap() {
+    // 128 or more input channels, stride 1: in the channels-last layout the weight gradient is
+    // one matrix product per kernel tap over the positions outside the padding.
+    let cases = [
+        Case {
+            name: "AlexNet's 3x3 on a 3x3 map".into(),
+            x: [3, 128, 3, 3],
+            weight: [5, 128, 3, 3],
+            options: ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        },
+        Case {
+            name: "a 1x1 map: only the centre tap meets the input".into(),
+            x: [2, 130, 1, 1],
+            weight: [4, 130, 3, 3],
+            options: ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        },
+        Case {
+            name: "5x4 kernel, asymmetric padding, a non-square map".into(),
+            x: [2, 128, 4, 6],
+            weight: [3, 128, 5, 4],
+            options: ConvOptions::new_with_padding([1, 1], [(2, 1), (0, 3)], [1, 1], 1),
+        },
+        Case {
+            name: "no padding".into(),
+            x: [2, 129, 5, 4],
+            weight: [6, 129, 2, 3],
+            options: ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+        },
+    ];
+    check(&cases);
+}

@@ -180,6 +180,23 @@ mod libtorch {
                 dilation,
             ));
         }
+        if which == Grad::Weight
+            && crate::ops::conv_layout::use_tap_products(
+                &x.tensor,
+                stride,
+                dilation,
+                options.groups,
+            )
+        {
+            // Faster than oneDNN's weight gradient for AlexNet's 3x3 convolutions (conv_layout.rs).
+            LIBTORCH_CALLS.fetch_add(1, Ordering::Relaxed);
+            return TchTensor::new(crate::ops::conv_layout::tap_weight_grad(
+                &x.tensor,
+                &weight.tensor.size(),
+                &output_grad.tensor,
+                pad,
+            ));
+        }
         // The layout the forward ran in (conv_layout.rs): the same for the backward.
         let channels_last = crate::ops::conv_layout::use_channels_last(&x.tensor);
         let layout = |t: &tch::Tensor| {

@@ -146,3 +146,74 @@ pub(crate) fn single_channel_weight_grad(
         .reshape([x.size()[0] * out[0] * out[1], c_out]);
     grad.tr().mm(&rows).reshape(weight_size)
 }
+
+/// Whether the weight gradient of `conv2d(x, weight)` runs as one matrix product per kernel tap
+/// (see [`tap_weight_grad`]): channels-last selected, a 4-D CPU input with at least 128 channels,
+/// stride 1, no dilation, no groups. These are AlexNet's third to fifth convolutions (3x3, on 3x3
+/// maps at 67x67 and 13x13 at 224), where oneDNN's weight gradient runs at about 45 GFLOP/s
+/// against about 90 for the products. With fewer channels the products are too thin: at the
+/// second convolution (96 channels, 5x5) they were no faster at 67x67 and twice as slow at 224.
+pub(crate) fn use_tap_products(
+    x: &tch::Tensor,
+    stride: [i64; 2],
+    dilation: [i64; 2],
+    groups: usize,
+) -> bool {
+    conv_layout() == ConvLayout::ChannelsLast
+        && x.dim() == 4
+        && x.size()[1] >= 128
+        && stride == [1, 1]
+        && dilation == [1, 1]
+        && groups == 1
+        && x.device() == tch::Device::Cpu
+}
+
+/// The weight gradient of a stride-1 convolution with symmetric `padding`, one matrix product per
+/// kernel tap: tap (i, j) of the weight meets the input shifted by (i, j) wherever the output
+/// position's shifted input lies inside the unpadded input, so its gradient is that window of the
+/// input (`[positions, c_in]`, channels-last rows) transposed, times the same window of the output
+/// gradient (`[positions, c_out]`). Positions in the padding, which contribute nothing, are never
+/// multiplied (on a 3x3 map with a 3x3 kernel, 49 of the 81 tap-position pairs remain).
+/// Contiguous, in the weight's shape.
+#[cfg_attr(not(burn_tch_conv_backward), allow(dead_code))]
+pub(crate) fn tap_weight_grad(
+    x: &tch::Tensor,
+    weight_size: &[i64],
+    output_grad: &tch::Tensor,
+    padding: [i64; 2],
+) -> tch::Tensor {
+    let [c_out, c_in, kh, kw] = weight_size[..] else {
+        panic!("a 2-D convolution's weight has 4 dimensions, got {weight_size:?}");
+    };
+    // NHWC views (no copy when the tensors already are channels-last).
+    let x = channels_last(x).permute([0, 2, 3, 1]);
+    let output_grad = channels_last(output_grad).permute([0, 2, 3, 1]);
+    let (input, output) = (x.size(), output_grad.size());
+    // The output rows (or columns) whose input, shifted by tap k, is inside the input.
+    let valid = |k: i64, d: usize| {
+        let begin = (padding[d] - k).max(0);
+        let end = output[1 + d].min(input[1 + d] + padding[d] - k);
+        (begin, (end - begin).max(0))
+    };
+    let grad = tch::Tensor::empty([kh, kw, c_in, c_out], (x.kind(), x.device()));
+    for i in 0..kh {
+        let (row, rows) = valid(i, 0);
+        for j in 0..kw {
+            let (column, columns) = valid(j, 1);
+            let mut tap = grad.get(i).get(j);
+            if rows == 0 || columns == 0 {
+                let _ = tap.zero_();
+                continue;
+            }
+            let window = |t: &tch::Tensor, first_row: i64, first_column: i64, channels: i64| {
+                t.narrow(1, first_row, rows)
+                    .narrow(2, first_column, columns)
+                    .reshape([-1, channels])
+            };
+            let inputs = window(&x, row + i - padding[0], column + j - padding[1], c_in);
+            let grads = window(&output_grad, row, column, c_out);
+            let _ = inputs.tr().mm_out(&tap, &grads);
+        }
+    }
+    grad.permute([3, 2, 0, 1]).contiguous()
+}
