@@ -37,10 +37,9 @@ def run_ours(binary: str, profile: str, out: str) -> dict:
     with open(log) as f:
         for line in f:
             event = json.loads(line)
-            if event.get("event") == "epoch":
+            if event.get("event") == "epoch" and event["test"]:  # null before eval_from
                 accuracy = event["test"]["accuracy"]
                 epochs = event["epoch"] + 1
-                speed = event["images_per_second"]
                 minutes = event["elapsed_seconds"] / 60
             elif event.get("event") == "tested":  # a test inside an epoch
                 accuracy = event["test"]["accuracy"]

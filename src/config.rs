@@ -130,7 +130,8 @@ pub struct TrainingConfig {
     pub eval_batch_size: usize,
     /// Besides every epoch end, test every this many epochs (1 = at epoch ends only).
     pub eval_every: f64,
-    /// Tests inside an epoch start at this epoch position (tests at epoch ends always happen).
+    /// Tests start at this epoch position, those at epoch ends too; the run's last epoch end is
+    /// always tested.
     pub eval_from: f64,
 }
 

@@ -157,11 +157,13 @@ impl Printer {
         }
         match event {
             Event::Epoch(record) => {
-                self.last_test = Some(TestPoint {
-                    position: record.epoch as f64 + 1.0,
-                    accuracy: record.test.accuracy,
-                    elapsed_seconds: record.elapsed_seconds,
-                })
+                if let Some(test) = &record.test {
+                    self.last_test = Some(TestPoint {
+                        position: record.epoch as f64 + 1.0,
+                        accuracy: test.accuracy,
+                        elapsed_seconds: record.elapsed_seconds,
+                    })
+                }
             }
             Event::Tested(check) => {
                 self.last_test = Some(TestPoint {
@@ -234,14 +236,21 @@ impl Printer {
                         peak as f64 / 1e9
                     )
                 });
+                let test = record.test.as_ref().map_or_else(
+                    || "not tested (before training.eval_from)".to_string(),
+                    |test| {
+                        format!(
+                            "test accuracy {:.4} ({} images)",
+                            test.accuracy, test.images
+                        )
+                    },
+                );
                 self.out(&format!(
-                    "epoch {}/{}: train loss {:.4}, train accuracy {:.4}, test accuracy {:.4} ({} images), {:.1} images/s, {} elapsed{memory}",
+                    "epoch {}/{}: train loss {:.4}, train accuracy {:.4}, {test}, {:.1} images/s, {} elapsed{memory}",
                     record.epoch + 1,
                     self.epochs,
                     record.train_loss,
                     record.train_accuracy,
-                    record.test.accuracy,
-                    record.test.images,
                     record.images_per_second,
                     format_duration(record.elapsed_seconds)
                 ))

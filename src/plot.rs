@@ -73,8 +73,8 @@ pub struct EpochRow {
     pub epoch: usize,
     pub train_loss: f64,
     pub train_accuracy: f64,
-    pub test_loss: f64,
-    pub test_accuracy: f64,
+    /// The test at the epoch end, `None` for an epoch not tested (before `training.eval_from`).
+    pub test: Option<TestRow>,
 }
 
 /// (x, y) points of one line.
@@ -158,12 +158,23 @@ impl Metrics {
                     Ok(())
                 }
                 "epoch" => {
+                    let epoch: usize = parse(&fields, epoch, "epoch")?;
+                    let tested =
+                        !(fields[test_loss].is_empty() && fields[test_accuracy].is_empty());
+                    let test = if tested {
+                        Some(TestRow {
+                            position: epoch as f64,
+                            test_loss: parse(&fields, test_loss, "test_loss")?,
+                            test_accuracy: parse(&fields, test_accuracy, "test_accuracy")?,
+                        })
+                    } else {
+                        None
+                    };
                     metrics.epochs.push(EpochRow {
-                        epoch: parse(&fields, epoch, "epoch")?,
+                        epoch,
                         train_loss: parse(&fields, loss, "loss")?,
                         train_accuracy: parse(&fields, accuracy, "accuracy")?,
-                        test_loss: parse(&fields, test_loss, "test_loss")?,
-                        test_accuracy: parse(&fields, test_accuracy, "test_accuracy")?,
+                        test,
                     });
                     Ok(())
                 }
@@ -198,11 +209,7 @@ impl Metrics {
         let mut tests: Vec<TestRow> = self
             .epochs
             .iter()
-            .map(|e| TestRow {
-                position: e.epoch as f64,
-                test_loss: e.test_loss,
-                test_accuracy: e.test_accuracy,
-            })
+            .filter_map(|e| e.test)
             .chain(self.tests.iter().copied())
             .collect();
         tests.sort_by(|a, b| a.position.total_cmp(&b.position));
@@ -519,7 +526,7 @@ batch,2,5,29,1.000000,0.600000,,,0.010000,100.00,0.10
         let metrics = Metrics::parse(CSV, Path::new("m.csv")).expect("valid");
         assert_eq!(metrics.batches.len(), 3);
         assert_eq!(metrics.epochs.len(), 1);
-        assert_eq!(metrics.epochs[0].test_accuracy, 0.55);
+        assert_eq!(metrics.epochs[0].test.map(|t| t.test_accuracy), Some(0.55));
         // Step 29 is batch 5 of epoch 2: 25 steps before it, so 25 batches per epoch.
         assert_eq!(metrics.batches_per_epoch(), 25);
         assert_eq!(metrics.batch_positions(), vec![0.4, 0.8, 1.2]);
@@ -527,6 +534,21 @@ batch,2,5,29,1.000000,0.600000,,,0.010000,100.00,0.10
         let (losses, accuracies) = metrics.test_curves();
         assert_eq!(losses, vec![(0.8, 1.3), (1.0, 1.2)]);
         assert_eq!(accuracies, vec![(0.8, 0.5), (1.0, 0.55)]);
+    }
+
+    #[test]
+    fn an_untested_epoch_end_adds_no_test_point() {
+        let text = CSV.replace(
+            "epoch,1,,,1.700000,0.350000,1.200000,0.550000,,100.00,2.00",
+            "epoch,1,,,1.700000,0.350000,,,,100.00,2.00",
+        );
+        let metrics = Metrics::parse(&text, Path::new("m.csv")).expect("valid");
+        assert_eq!(metrics.epochs.len(), 1);
+        assert_eq!(metrics.epochs[0].test, None);
+        assert_eq!(metrics.epochs[0].train_accuracy, 0.35);
+        let (losses, accuracies) = metrics.test_curves();
+        assert_eq!(losses, vec![(0.8, 1.3)]);
+        assert_eq!(accuracies, vec![(0.8, 0.5)]);
     }
 
     #[test]

@@ -80,13 +80,13 @@ fn epoch(index: usize, test_accuracy: f64) -> EpochRecord {
         epoch: index,
         train_loss: 1.0 / (index as f64 + 1.5),
         train_accuracy: test_accuracy - 0.02,
-        test: Evaluation {
+        test: Some(Evaluation {
             accuracy: test_accuracy,
             loss: 0.4,
             images: 10_000,
             confusion,
             seconds: 20.0,
-        },
+        }),
         images_per_second: 182.0,
         elapsed_seconds: 330.0 * (index as f64 + 1.0),
     }
@@ -227,7 +227,7 @@ fn a_test_inside_an_epoch_is_charted_and_marks_when_the_target_was_reached() {
     let mut check = TestCheck {
         position: 2.2,
         step: 1032,
-        test: epoch(2, 0.881).test,
+        test: epoch(2, 0.881).test.expect("epoch() is tested"),
         elapsed_seconds: 700.0,
     };
     check.test.accuracy = 0.881;
@@ -295,6 +295,40 @@ fn renders_per_class_results_on_v() {
     snapshot!("per_class", screen);
     app.update(key(KeyCode::Char('v')));
     assert!(render(&app, 120, 36).contains("Layers for a 67x67 input"));
+}
+
+#[test]
+fn an_untested_epoch_end_is_listed_and_the_per_class_view_shows_the_latest_test() {
+    let mut app = ready_app();
+    app.update(key(KeyCode::Char('s')));
+    app.update(Msg::Worker(Event::Started { epoch: 0, batch: 0 }));
+    for i in 0..469 {
+        app.update(Msg::Worker(Event::Batch(batch(0, i, 0.5))));
+    }
+    // The fast profile's first epoch ends before eval_from: no test, no test point.
+    app.update(Msg::Worker(Event::Epoch(Box::new(EpochRecord {
+        test: None,
+        ..epoch(0, 0.0)
+    }))));
+    assert!(app.test_points().is_empty());
+    let screen = render(&app, 120, 36);
+    assert!(screen.contains("epoch 1: train loss 0.6667, not tested (before eval_from)"));
+    app.update(key(KeyCode::Char('v')));
+    let screen = render(&app, 120, 36);
+    assert!(screen.contains("Per class ─") && screen.contains("per-class results appear after"));
+    app.update(Msg::Worker(Event::Tested(Box::new(TestCheck {
+        position: 1.5,
+        step: 704,
+        test: epoch(1, 0.876).test.expect("epoch() is tested"),
+        elapsed_seconds: 500.0,
+    }))));
+    let points: Vec<(f64, f64)> = app
+        .test_points()
+        .iter()
+        .map(|p| (p.position, p.accuracy))
+        .collect();
+    assert_eq!(points, [(1.5, 0.876)]);
+    assert!(render(&app, 120, 36).contains("Per class, epoch 1.50: 87.60% of 10000"));
 }
 
 #[test]

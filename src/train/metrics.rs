@@ -65,7 +65,10 @@ pub struct EpochRecord {
     pub epoch: usize,
     pub train_loss: f64,
     pub train_accuracy: f64,
-    pub test: Evaluation,
+    /// The test at the epoch end; `None` for an epoch that ended before `training.eval_from`
+    /// (unless it ended the run), whose test would cost time far below the target.
+    #[serde(default)]
+    pub test: Option<Evaluation>,
     pub images_per_second: f64,
     /// Wall-clock seconds of the run when the epoch ended, evaluation included.
     pub elapsed_seconds: f64,
@@ -96,10 +99,12 @@ pub struct TestPoint {
 pub fn test_points(epochs: &[EpochRecord], checks: &[TestCheck]) -> Vec<TestPoint> {
     let mut points: Vec<TestPoint> = epochs
         .iter()
-        .map(|e| TestPoint {
-            position: e.epoch as f64 + 1.0,
-            accuracy: e.test.accuracy,
-            elapsed_seconds: e.elapsed_seconds,
+        .filter_map(|e| {
+            e.test.as_ref().map(|test| TestPoint {
+                position: e.epoch as f64 + 1.0,
+                accuracy: test.accuracy,
+                elapsed_seconds: e.elapsed_seconds,
+            })
         })
         .chain(checks.iter().map(|c| TestPoint {
             position: c.position,
@@ -203,15 +208,18 @@ impl History {
     }
 }
 
+/// An epoch end; its test columns are empty when the epoch was not tested.
 fn write_epoch_row(out: &mut impl Write, epoch: &EpochRecord) -> std::io::Result<()> {
+    let (test_loss, test_accuracy) = epoch.test.as_ref().map_or_else(
+        || (String::new(), String::new()),
+        |test| (format!("{:.6}", test.loss), format!("{:.6}", test.accuracy)),
+    );
     writeln!(
         out,
-        "epoch,{},,,{:.6},{:.6},{:.6},{:.6},,{:.2},{:.2}",
+        "epoch,{},,,{:.6},{:.6},{test_loss},{test_accuracy},,{:.2},{:.2}",
         epoch.epoch + 1,
         epoch.train_loss,
         epoch.train_accuracy,
-        epoch.test.loss,
-        epoch.test.accuracy,
         epoch.images_per_second,
         epoch.elapsed_seconds
     )
@@ -309,7 +317,7 @@ mod tests {
             epoch,
             train_loss: 1.0,
             train_accuracy: 0.5,
-            test: evaluation(accuracy),
+            test: Some(evaluation(accuracy)),
             images_per_second: 10.0,
             elapsed_seconds: epoch as f64 + 1.0,
         }
@@ -415,5 +423,32 @@ mod tests {
             .map(|l| l.split(',').next().unwrap_or(""))
             .collect();
         assert_eq!(kinds, ["batch", "test", "batch", "epoch", "batch"]);
+    }
+
+    #[test]
+    fn an_untested_epoch_has_no_test_point_and_empty_test_columns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut history = History::default();
+        history.epochs.push(EpochRecord {
+            test: None,
+            ..epoch_record(0, 0.0)
+        });
+        history.checks.push(check(1.5, 0.87));
+        history.epochs.push(epoch_record(1, 0.89));
+        let positions: Vec<f64> = history.test_points().iter().map(|p| p.position).collect();
+        assert_eq!(positions, [1.5, 2.0]);
+        assert_eq!(history.best_test_accuracy().map(|p| p.accuracy), Some(0.89));
+
+        let path = dir.path().join("metrics.csv");
+        history.write_csv(&path).expect("write csv");
+        let text = std::fs::read_to_string(path).expect("read csv");
+        let epoch_rows: Vec<&str> = text.lines().filter(|l| l.starts_with("epoch,")).collect();
+        assert_eq!(
+            epoch_rows,
+            [
+                "epoch,1,,,1.000000,0.500000,,,,10.00,1.00",
+                "epoch,2,,,1.000000,0.500000,0.500000,0.890000,,10.00,2.00"
+            ]
+        );
     }
 }

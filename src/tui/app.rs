@@ -521,20 +521,27 @@ impl App {
                 if self.phase == Phase::Evaluating {
                     self.phase = Phase::Training;
                 }
-                self.note_test(TestPoint {
-                    position: record.epoch as f64 + 1.0,
-                    accuracy: record.test.accuracy,
-                    elapsed_seconds: record.elapsed_seconds,
-                });
-                self.note(
-                    Level::Info,
-                    format!(
-                        "epoch {}: test accuracy {:.4}, train loss {:.4}",
+                let message = match &record.test {
+                    Some(test) => {
+                        self.note_test(TestPoint {
+                            position: record.epoch as f64 + 1.0,
+                            accuracy: test.accuracy,
+                            elapsed_seconds: record.elapsed_seconds,
+                        });
+                        format!(
+                            "epoch {}: test accuracy {:.4}, train loss {:.4}",
+                            record.epoch + 1,
+                            test.accuracy,
+                            record.train_loss
+                        )
+                    }
+                    None => format!(
+                        "epoch {}: train loss {:.4}, not tested (before eval_from)",
                         record.epoch + 1,
-                        record.test.accuracy,
                         record.train_loss
                     ),
-                );
+                };
+                self.note(Level::Info, message);
                 self.epochs.push(*record);
             }
             Event::Snapshot(snapshot) => self.snapshot = Some(*snapshot),

@@ -388,10 +388,17 @@ pub fn settings(app: &App, frame: &mut Frame, area: Rect) {
 /// Per-class test accuracy and the confusion matrix of the latest epoch, with the three largest
 /// confusions highlighted.
 pub fn classes(app: &App, frame: &mut Frame, area: Rect) {
-    let Some(record) = app.epochs.last() else {
+    // The latest test, from an epoch end or from inside an epoch.
+    let latest = app
+        .epochs
+        .iter()
+        .filter_map(|e| e.test.as_ref().map(|test| (e.epoch as f64 + 1.0, test)))
+        .chain(app.checks.iter().map(|c| (c.position, &c.test)))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let Some((position, evaluation)) = latest else {
         frame.render_widget(
             Paragraph::new(Span::styled(
-                "per-class results appear after the first epoch's test pass",
+                "per-class results appear after the first test pass",
                 theme::DIM,
             ))
             .wrap(ratatui::widgets::Wrap { trim: true })
@@ -400,7 +407,6 @@ pub fn classes(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     };
-    let evaluation = &record.test;
     let mut confusions: Vec<(u32, usize, usize)> = Vec::new();
     for (truth, row) in evaluation.confusion.iter().enumerate() {
         for (predicted, &count) in row.iter().enumerate() {
@@ -459,7 +465,7 @@ pub fn classes(app: &App, frame: &mut Frame, area: Rect) {
     }
     let title = format!(
         "Per class, epoch {}: {:.2}% of {}",
-        record.epoch + 1,
+        crate::train::metrics::epoch_label(position),
         evaluation.accuracy * 100.0,
         evaluation.images
     );
