@@ -1,15 +1,20 @@
 # The two commands of the README:
 #   make run     set up what is missing, build, and open the dashboard (ARGS="..." passes arguments)
 #   make test    set up what is missing, build, and run the whole test suite
-# scripts/setup.sh creates the torch 2.9.0 environment once in ~/.cache/alexnet-tui and prints the
-# variables cargo needs; every target evaluates them first.
+# scripts/setup.sh creates the torch 2.9.0 environment once in ~/.cache/alexnet-tui and links it
+# into .torch/, where .cargo/config.toml points cargo: `make` and plain `cargo` build alike.
 SHELL := /bin/bash
-SETUP = eval "$$(bash scripts/setup.sh)" &&
+SETUP = bash scripts/setup.sh &&
+BINARY = target/release/alexnet-tui
 
 .PHONY: run test build bench lint fmt
 
+# The first build (about 6 minutes on two cores) shows cargo's progress; later ones are quiet.
 run:
-	@$(SETUP) cargo run --quiet --release -- $(ARGS)
+	@$(SETUP) if [ ! -x $(BINARY) ]; then \
+		echo "first build of alexnet-tui: about 6 minutes on two cores"; \
+		cargo build --release; \
+	fi && cargo run --quiet --release -- $(ARGS)
 
 test:
 	@$(SETUP) cargo test --release -- $(TEST_ARGS)
@@ -22,3 +27,6 @@ bench:
 
 lint:
 	@$(SETUP) cargo fmt --check && cargo clippy --release --all-targets -- -D warnings
+
+fmt:
+	@cargo fmt

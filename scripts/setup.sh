@@ -7,7 +7,8 @@
 #  2. Fashion-MNIST: Debian's dataset-fashion-mnist package when apt-get can install it. The program
 #     never requires it: it also looks in its cache and can download the files itself.
 #
-# Prints, as its last line, the environment that cargo needs (eval it, or let the Makefile do that).
+# Then it links what it found into .torch/ in the clone (git-ignored): .torch/libtorch and
+# .torch/venv, which .cargo/config.toml hands to cargo, so plain `cargo build` works too.
 set -euo pipefail
 
 TORCH_VERSION=2.9.0
@@ -48,8 +49,9 @@ setup_torch() {
         log "no python3 found: install Python 3 (apt-get install python3 python3-venv) and run again."
         exit 1
     fi
-    log "creating a Python environment with torch==$TORCH_VERSION in $VENV"
-    log "(a one-time download of about 3.5 GB; later builds reuse it)"
+    log "first-time setup: a Python environment with torch==$TORCH_VERSION in $VENV"
+    log "(a one-time download of about 3.5 GB, a few minutes; then a first build of about 6 minutes."
+    log " Later runs reuse both and start in seconds.)"
     mkdir -p "$(dirname "$VENV")"
     local staging="$VENV.partial"
     rm -rf "$staging"
@@ -67,7 +69,9 @@ setup_torch() {
         fi
     fi
     "$staging/bin/python3" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-    "$staging/bin/python3" -m pip install --quiet --disable-pip-version-check \
+    # Not --quiet: pip's own progress (a bar on a terminal, a line per file elsewhere) is the only
+    # sign of life during the download.
+    "$staging/bin/python3" -m pip install --disable-pip-version-check --progress-bar on \
         "torch==$TORCH_VERSION" numpy safetensors >&2
     # A venv records its own path in its scripts; move it into place only once it is complete, so
     # an interrupted install never leaves an environment that looks usable.
@@ -95,11 +99,28 @@ setup_data() {
     fi
 }
 
+# Links the libtorch and the Python in use into .torch/ of this clone, for .cargo/config.toml:
+# .torch/libtorch (torch's folder: include/ and lib/) and .torch/venv (bin/python3 imports torch).
+link_torch() {
+    local repo links
+    repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    links="$repo/.torch"
+    mkdir -p "$links"
+    if [ -n "${LIBTORCH:-}" ]; then
+        ln -sfn "$LIBTORCH" "$links/libtorch"
+        # No environment of ours: the tests and `bench --pytorch` use python3 from PATH.
+        rm -rf "$links/venv"
+        mkdir -p "$links/venv/bin"
+        ln -sfn "$(command -v python3 || echo /usr/bin/python3)" "$links/venv/bin/python3"
+    else
+        ln -sfn "$("$VENV/bin/python3" -c 'import os, torch; print(os.path.dirname(torch.__file__))')" "$links/libtorch"
+        # The environment's folder, not its python3: a venv's Python finds its packages through
+        # the path it is started by.
+        rm -rf "$links/venv"
+        ln -sfn "$VENV" "$links/venv"
+    fi
+}
+
 setup_torch
 setup_data
-
-if [ -n "${LIBTORCH:-}" ]; then
-    echo "export LIBTORCH='$LIBTORCH'"
-else
-    echo "export LIBTORCH_USE_PYTORCH=1 PATH='$VENV/bin':\"\$PATH\" ALEXNET_TORCH_PYTHON='$VENV/bin/python3'"
-fi
+link_torch
