@@ -13,6 +13,7 @@ use alexnet_tui::config::{Applier, Config, LIVE};
 use alexnet_tui::control::Steering;
 use alexnet_tui::report::Steer;
 use alexnet_tui::train::checkpoint::{self, Checkpoint};
+use alexnet_tui::train::snapshot::Moment;
 use alexnet_tui::train::{Command, Event, PauseReason, SaveReason};
 
 mod common;
@@ -316,4 +317,53 @@ fn headless_ends_with_a_failure_and_names_what_was_lost_when_the_disk_is_full() 
     assert!(last.contains(&first[0].display().to_string()), "{last}");
     assert!(last.contains("epoch 2, batch 1"), "{last}");
     assert!(!stdout.contains("finished: all epochs done"), "{stdout}");
+}
+
+#[test]
+fn the_gallery_follows_the_weights_during_the_first_epoch() {
+    let _serial = serial();
+    let runs = tempfile::tempdir().expect("temp dir");
+    let mut config = small_config(runs.path());
+    // About 20 s of training in one epoch: the periodic refresh (every 10 s) comes inside it.
+    config.data.train_limit = 60_000;
+    config.training.epochs = 1.0;
+    let mut handle = start(config, true, None);
+    let Event::Snapshot(start_snapshot) =
+        until(&mut handle, MINUTE, |e| matches!(e, Event::Snapshot(_)))
+    else {
+        unreachable!()
+    };
+    assert!(matches!(start_snapshot.moment, Moment::Start { .. }));
+    let Event::Snapshot(during) = until(&mut handle, MINUTE, |e| {
+        assert!(!matches!(e, Event::Epoch(_)), "no refresh inside the epoch");
+        matches!(e, Event::Snapshot(_))
+    }) else {
+        unreachable!()
+    };
+    let Moment::Current { epoch_position } = during.moment else {
+        panic!(
+            "a refresh during training shows the current weights: {:?}",
+            during.moment
+        )
+    };
+    assert!(
+        epoch_position > 0.0 && epoch_position < 1.0,
+        "{epoch_position}"
+    );
+    // The same twenty images, judged by other weights.
+    let indices = |s: &alexnet_tui::train::snapshot::Snapshot| {
+        s.gallery.iter().map(|item| item.index).collect::<Vec<_>>()
+    };
+    assert_eq!(indices(&start_snapshot), indices(&during));
+    let changed = start_snapshot
+        .gallery
+        .iter()
+        .zip(&during.gallery)
+        .filter(|(a, b)| a.predicted != b.predicted || (a.confidence - b.confidence).abs() > 1e-3)
+        .count();
+    assert!(changed > 0, "the predictions did not change");
+    assert_ne!(start_snapshot.filters.pixels, during.filters.pixels);
+    handle.commands.send(Command::Stop).expect("send");
+    until(&mut handle, MINUTE, |e| matches!(e, Event::Finished { .. }));
+    let _ = handle.thread.join();
 }

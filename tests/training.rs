@@ -300,6 +300,11 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     assert_eq!(reason, SaveReason::Stop);
     let saved = Checkpoint::read(&path).expect("the stop checkpoint reads back");
     assert_eq!(saved.meta.config.training.learning_rate, 0.0123);
+    // Stopping shows the stopped weights' predictions, then the run ends.
+    let Event::Snapshot(stopped) = next(&mut handle, MINUTE) else {
+        panic!("a stop refreshes the gallery and the filters")
+    };
+    assert!(matches!(stopped.moment, Moment::Current { .. }));
     assert!(matches!(
         next(&mut handle, MINUTE),
         Event::Finished {
