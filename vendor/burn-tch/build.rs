@@ -128,7 +128,14 @@ impl SystemInfo {
 
     fn prepare_libtorch_dir(os: Os) -> Option<PathBuf> {
         if let Ok(libtorch) = env_var_rerun("DEP_TCH_LIBTORCH_LIB") {
-            Some(PathBuf::from(libtorch))
+            // alexnet-tui: torch-sys reports libtorch's lib folder; the headers are beside it
+            // (upstream took the lib folder itself as libtorch's root, so with LIBTORCH set the
+            // headers were looked for in lib/include; see VENDORED.md).
+            let lib = PathBuf::from(libtorch);
+            match lib.parent() {
+                Some(root) if lib.ends_with("lib") => Some(root.to_path_buf()),
+                _ => Some(lib),
+            }
         } else if let Ok(libtorch) = env_var_rerun("LIBTORCH") {
             Some(PathBuf::from(libtorch))
         } else if let Some(pathbuf) = Self::check_system_location(os) {
