@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::model::min_resize;
+pub use crate::precision::Precision;
 
 /// The URL the Fashion-MNIST files are published under (Zalando's release bucket).
 pub const UPSTREAM_URL: &str = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
@@ -120,6 +121,9 @@ pub struct TrainingConfig {
     pub target_accuracy: f64,
     /// "auto", "cpu", "cuda:N" or "mps".
     pub device: String,
+    /// "f32", "bf16" (convolutions and matrix products in bf16, the rest f32) or "auto" (bf16
+    /// where the hardware computes it natively). See `crate::precision`.
+    pub precision: Precision,
     /// Intra-op threads for libtorch (0 = every physical core).
     pub threads: usize,
     /// Inter-op threads for libtorch (0 = every physical core). Set once per process.
@@ -202,6 +206,8 @@ impl Default for TrainingConfig {
             seed: 42,
             target_accuracy: 0.0,
             device: "auto".to_string(),
+            // The notebook's f32; the fast profile says "auto".
+            precision: Precision::F32,
             threads: 0,
             interop_threads: 0,
             log_every: 10,
@@ -283,6 +289,7 @@ impl Profile {
                 training.flip = true;
                 training.normalize = true;
                 training.target_accuracy = 0.88;
+                training.precision = Precision::Auto;
                 // Tests late in the second epoch, where the one-cycle schedule nears the target.
                 training.eval_every = 0.1;
                 training.eval_from = 1.5;

@@ -16,6 +16,7 @@ pub mod headless;
 pub mod inspect;
 pub mod model;
 pub mod plot;
+pub mod precision;
 pub mod predict;
 pub mod session;
 pub mod train;
