@@ -58,6 +58,10 @@ pub struct PredictArgs {
     /// Print one JSON object instead of lines.
     #[arg(long)]
     pub json: bool,
+    /// What the convolutions and matrix products compute in: "f32", "bf16" or "auto" (bf16 where
+    /// the CPU computes it natively). Default: the checkpoint's run's training.precision.
+    #[arg(long, value_enum)]
+    pub precision: Option<crate::precision::Precision>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -80,6 +84,10 @@ pub struct EvalArgs {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// What the convolutions and matrix products compute in: "f32", "bf16" or "auto" (bf16 where
+    /// the CPU computes it natively). Default: the checkpoint's run's training.precision.
+    #[arg(long, value_enum)]
+    pub precision: Option<crate::precision::Precision>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -147,12 +155,25 @@ pub struct BenchArgs {
     /// Repeats (the median and spread over them are printed).
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
-    /// Untimed warm-up steps.
+    /// Untimed warm-up steps, at least.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// Also run bench/reference.py (PyTorch) in turn with ours and print the ratio.
+    /// After --warmup steps, keep warming up until two consecutive steps are within 5% of each
+    /// other, up to this many warm-up steps in all (ours and PyTorch's alike).
+    #[arg(long, default_value_t = 12)]
+    pub warmup_max: usize,
+    /// Also run bench/reference.py (PyTorch) in turn with ours, in its variants (eager,
+    /// channels_last, bf16 autocast, channels_last + bf16 autocast), and print the ratios.
     #[arg(long)]
     pub pytorch: bool,
+    /// What our convolutions and matrix products compute in: f32, bf16, or both in turn with
+    /// their ratio (default: what training.precision gives on this machine).
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionChoice>,
+    /// Run the bf16 variants (ours and PyTorch's) even where the CPU has no native bf16: there
+    /// bf16 is emulated and hopelessly slow, so they are skipped unless forced.
+    #[arg(long)]
+    pub force_bf16: bool,
     /// Gradients of the convolutions: libtorch's own convolution_backward (what training uses),
     /// burn's generic fallback, or both in turn with their ratio.
     #[arg(long, value_enum, default_value_t = ConvBackwardChoice::Libtorch)]
@@ -165,6 +186,13 @@ pub struct BenchArgs {
     /// repeats; with --pytorch, bench/layers.py's figures for the same layers alongside).
     #[arg(long)]
     pub layers: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionChoice {
+    F32,
+    Bf16,
+    Both,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

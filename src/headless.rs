@@ -193,11 +193,13 @@ impl Printer {
                     bar.finish_and_clear();
                 }
                 self.out(&format!(
-                    "run {} in {} | {} x {} threads | {} training and {} test images from {}",
+                    "run {} in {} | {} x {} threads | {} ({}) | {} training and {} test images from {}",
                     info.run_id,
                     info.run_dir.display(),
                     info.device,
                     info.threads,
+                    info.precision,
+                    info.precision_reason,
                     info.train_images,
                     info.test_images,
                     info.data_source.display()

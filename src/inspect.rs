@@ -14,6 +14,7 @@ use burn::tensor::Device;
 use crate::data::batcher::Transform;
 use crate::data::fashion_mnist::{self, CLASS_NAMES, FASHION_MNIST, Locations};
 use crate::model::{AlexNet, AlexNetConfig};
+use crate::precision::{self, Precision, Resolved};
 use crate::session::{self, Error};
 use crate::train::checkpoint::{self, Checkpoint};
 use crate::train::metrics::Evaluation;
@@ -34,18 +35,33 @@ pub fn restore_model(
         .map_err(|error| Error::Failed(format!("{}: {error}", path.display())))
 }
 
+/// The precision `eval` and `predict` compute in on the CPU: `--precision` if given, else the
+/// one the checkpoint's run was configured with.
+pub fn checkpoint_precision(checkpoint: &Checkpoint, flag: Option<Precision>) -> Resolved {
+    match flag {
+        Some(setting) => precision::for_device(setting, "--precision", "cpu"),
+        None => precision::for_device(
+            checkpoint.meta.config.training.precision,
+            "the run's training.precision",
+            "cpu",
+        ),
+    }
+}
+
 /// `alexnet-tui eval --checkpoint <path|latest>`: all 10,000 test images.
 pub fn eval(
     config_args: &crate::cli::ConfigArgs,
     which: &str,
     json: bool,
+    precision_flag: Option<Precision>,
 ) -> Result<ExitCode, Error> {
     let config = session::load_config(config_args)?;
     let (path, checkpoint) = session::read_checkpoint("--checkpoint", which, &config)?;
     let trained = &checkpoint.meta.config;
     worker::configure_threads(config.training.threads, config.training.interop_threads);
     let device = Device::libtorch();
-    let model = restore_model(&checkpoint, &path, &device)?;
+    let precision = checkpoint_precision(&checkpoint, precision_flag);
+    let model = restore_model(&checkpoint, &path, &device)?.with_compute(precision.compute);
     let dir = (!config.data.dir.trim().is_empty()).then(|| PathBuf::from(&config.data.dir));
     let locations = Locations::standard(dir, config.data.download.then(|| config.data.url.clone()));
     let data = fashion_mnist::load(&FASHION_MNIST, &locations, &mut |_| {})
@@ -73,9 +89,12 @@ pub fn eval(
                 .map(|(name, accuracy)| serde_json::json!({ "class": name, "accuracy": accuracy }))
                 .collect::<Vec<_>>(),
             "confusion": evaluation.confusion,
+            "precision": precision.compute.name(),
+            "precision_reason": precision.reason,
         });
         println!("{value}");
     } else {
+        println!("precision {} ({})", precision.compute, precision.reason);
         print!("{}", format_evaluation(&path, &evaluation));
     }
     Ok(ExitCode::SUCCESS)

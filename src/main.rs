@@ -16,7 +16,9 @@ fn main() -> ExitCode {
         Some(Commands::Train(args)) => train(args),
         Some(Commands::Summary(args)) => session::summary(&args),
         Some(Commands::Bench(args)) => bench::run(&args),
-        Some(Commands::Eval(args)) => inspect::eval(&args.config, &args.checkpoint, args.json),
+        Some(Commands::Eval(args)) => {
+            inspect::eval(&args.config, &args.checkpoint, args.json, args.precision)
+        }
         Some(Commands::Export(args)) => inspect::export(&args.config, &args.checkpoint, &args.out),
         Some(Commands::Predict(args)) => predict::run(&args),
         Some(Commands::Plot(args)) => plot::run(&args),

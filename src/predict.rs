@@ -264,7 +264,9 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode, Error> {
         session::read_checkpoint("--checkpoint", &args.checkpoint, &config)?;
     worker::configure_threads(config.training.threads, config.training.interop_threads);
     let device = Device::libtorch();
-    let model = restore_model(&checkpoint, &checkpoint_path, &device)?;
+    let precision = crate::inspect::checkpoint_precision(&checkpoint, args.precision);
+    let model =
+        restore_model(&checkpoint, &checkpoint_path, &device)?.with_compute(precision.compute);
     let trained = &checkpoint.meta.config;
     let transform = Transform {
         resize: trained.model.resize,
@@ -306,6 +308,8 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode, Error> {
             "resize": transform.resize,
             "normalize": transform.normalize,
             "predictions": files,
+            "precision": precision.compute.name(),
+            "precision_reason": precision.reason,
         });
         println!("{value}");
     } else {

@@ -350,6 +350,13 @@ fn run(
             )
         }
     };
+    // alexnet-tui issue 15: the run's precision (checkpoints are f32 whatever it is).
+    let precision = crate::precision::for_device(
+        config.training.precision,
+        "training.precision",
+        &config.training.device,
+    );
+    model = model.with_compute(precision.compute);
     let used = toml::to_string_pretty(&config).map_err(|e| e.to_string())?;
     std::fs::write(run_dir.join("config.toml"), used).map_err(|e| {
         format!(
@@ -366,6 +373,8 @@ fn run(
         run_dir: run_dir.clone(),
         device: device_name,
         threads,
+        precision: precision.compute.name().to_string(),
+        precision_reason: precision.reason,
         summary,
         train_images: data.train.len(),
         test_images: data.test.len(),

@@ -49,9 +49,16 @@ pub fn header(app: &App, frame: &mut Frame, area: Rect) {
     };
     spans.push(Span::styled(detail, theme::DIM));
     if let Some(info) = &app.info {
+        // The precision and, briefly, why: chosen by "auto" or set (the full reason is in the
+        // headless `ready` line).
+        let how = if info.precision_reason.starts_with("auto") {
+            "auto"
+        } else {
+            "set"
+        };
         spans.push(Span::raw(format!(
-            " | {} x{} threads | run {} | profile {}",
-            info.device, info.threads, info.run_id, app.config.profile
+            " | {} x{} threads | {} ({how}) | run {} | profile {}",
+            info.device, info.threads, info.precision, info.run_id, app.config.profile
         )));
     }
     spans.push(Span::raw(format!(
