@@ -4,7 +4,10 @@
 //! ours in the same invocation (this machine's speed drifts, so only interleaved ratios mean much).
 //! `--conv-backward both` also times our step with burn's generic convolution backward in turn with
 //! libtorch's own, and `--conv-layout both` the CPU convolutions in the contiguous layout in turn
-//! with channels-last (the vendored burn-tch's switches, see vendor/burn-tch/VENDORED.md).
+//! with channels-last (the vendored burn-tch's switches, see vendor/burn-tch/VENDORED.md), and
+//! `--precision both` our step in f32 in turn with bf16 (skipped, with PyTorch's bf16 variants,
+//! where the CPU has no native bf16, unless `--force-bf16`). Warm-up runs until two consecutive
+//! steps are within 5% (capped), and the one-pass SGD's path is reported.
 
 #![allow(deprecated)] // burn-tch's device constructor, see train::worker.
 
@@ -17,11 +20,12 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Tensor;
 use burn_tch::{ConvBackward, ConvLayout};
 
-use crate::cli::{BenchArgs, ConvBackwardChoice, ConvLayoutChoice};
+use crate::cli::{BenchArgs, ConvBackwardChoice, ConvLayoutChoice, PrecisionChoice};
 use crate::config::Config;
 use crate::data::batcher::{self, Transform};
 use crate::data::fashion_mnist::{IMAGE_PIXELS, Split};
 use crate::model::{Activation, AlexNet, AlexNetConfig, SEQUENCE};
+use crate::precision::{self, Compute};
 use crate::session::{self, Error};
 use crate::train::worker::{configure_threads, device_for, new_optimizer, training_step};
 use crate::tui::event::memory;
@@ -75,11 +79,12 @@ fn synthetic_split(count: usize, seed: u64) -> Split {
     }
 }
 
-/// How our convolutions run: which backward, in which CPU memory layout.
+/// How our convolutions run: which backward, in which CPU memory layout, in which precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Mode {
     backward: ConvBackward,
     layout: ConvLayout,
+    compute: Compute,
 }
 
 impl Mode {
@@ -97,12 +102,16 @@ impl Mode {
             ConvLayout::Contiguous => "contiguous",
             ConvLayout::ChannelsLast => "channels-last",
         };
-        format!("{backward} {layout}")
+        format!("{backward} {layout} {}", self.compute)
     }
 }
 
 /// The ways to run the convolutions to measure, in the order of the first repeat.
-fn modes(backward: ConvBackwardChoice, layout: ConvLayoutChoice) -> Vec<Mode> {
+fn modes(
+    backward: ConvBackwardChoice,
+    layout: ConvLayoutChoice,
+    computes: &[Compute],
+) -> Vec<Mode> {
     let backwards = match backward {
         ConvBackwardChoice::Generic => vec![ConvBackward::Generic],
         ConvBackwardChoice::Libtorch => vec![ConvBackward::Libtorch],
@@ -113,10 +122,86 @@ fn modes(backward: ConvBackwardChoice, layout: ConvLayoutChoice) -> Vec<Mode> {
         ConvLayoutChoice::ChannelsLast => vec![ConvLayout::ChannelsLast],
         ConvLayoutChoice::Both => vec![ConvLayout::Contiguous, ConvLayout::ChannelsLast],
     };
-    backwards
+    let mut modes = Vec::new();
+    for &backward in &backwards {
+        for &layout in &layouts {
+            for &compute in computes {
+                modes.push(Mode {
+                    backward,
+                    layout,
+                    compute,
+                });
+            }
+        }
+    }
+    modes
+}
+
+/// The precisions to measure ours in, and whether bf16 may run at all (PyTorch's too): only where
+/// the hardware computes it natively, unless forced. Prints what is skipped and why.
+fn precisions(config: &Config, args: &BenchArgs) -> Result<(Vec<Compute>, bool), Error> {
+    let kind = precision::device_kind(&config.training.device);
+    let hardware = precision::native_bf16(kind);
+    let bf16_allowed = hardware.native || args.force_bf16;
+    let wanted = match args.precision {
+        None => vec![
+            precision::resolve(config.training.precision, "training.precision", &hardware).compute,
+        ],
+        Some(PrecisionChoice::F32) => vec![Compute::F32],
+        Some(PrecisionChoice::Bf16) => vec![Compute::Bf16],
+        Some(PrecisionChoice::Both) => vec![Compute::F32, Compute::Bf16],
+    };
+    if bf16_allowed {
+        if !hardware.native {
+            println!(
+                "bench: bf16 forced although {}: emulated, expect it to be far slower than f32",
+                hardware.evidence
+            );
+        }
+        return Ok((wanted, true));
+    }
+    let kept: Vec<Compute> = wanted
         .iter()
-        .flat_map(|&backward| layouts.iter().map(move |&layout| Mode { backward, layout }))
-        .collect()
+        .copied()
+        .filter(|&compute| compute == Compute::F32)
+        .collect();
+    if kept.is_empty() {
+        return Err(Error::Usage(format!(
+            "--precision bf16: {}, so bf16 is emulated and hopelessly slow; add --force-bf16 to measure it anyway",
+            hardware.evidence
+        )));
+    }
+    let skipped = if kept.len() < wanted.len() {
+        "ours in bf16 and PyTorch's bf16 variants"
+    } else {
+        "PyTorch's bf16 variants"
+    };
+    if args.pytorch || kept.len() < wanted.len() {
+        println!(
+            "bench: skipping {skipped}: {}, so bf16 is emulated and hopelessly slow (--force-bf16 runs them anyway)",
+            hardware.evidence
+        );
+    }
+    Ok((kept, false))
+}
+
+/// Runs `step` (which returns its own duration in seconds) at least `min` times, then until two
+/// consecutive durations are within 5% of each other, at most `max` times in all. Returns the
+/// durations.
+fn warm_up(min: usize, max: usize, mut step: impl FnMut() -> f64) -> Vec<f64> {
+    let mut times = Vec::new();
+    while times.len() < min || (times.len() < max && !settled(&times)) {
+        times.push(step());
+    }
+    times
+}
+
+/// Whether the last two durations are within 5% of each other.
+pub fn settled(times: &[f64]) -> bool {
+    match times {
+        [.., a, b] => (a - b).abs() <= 0.05 * a.min(*b),
+        _ => false,
+    }
 }
 
 pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
@@ -130,7 +215,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     config
         .validate()
         .map_err(|(key, message)| Error::Usage(format!("{key} {message}")))?;
-    let modes = modes(args.conv_backward, args.conv_layout);
+    let (computes, bf16_allowed) = precisions(&config, args)?;
+    let modes = modes(args.conv_backward, args.conv_layout, &computes);
     if modes
         .iter()
         .any(|mode| mode.backward == ConvBackward::Libtorch)
@@ -147,11 +233,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     let device = device.autodiff();
     let mode_names: Vec<String> = modes.iter().map(|&mode| mode.name()).collect();
     println!(
-        "bench: AlexNet, {resize}x{resize} input, batch {batch_size}, {device_name}, {} intra-op + {} inter-op threads, convolutions (backward, layout) {}, {} warm-up + {} repeats x {} steps",
+        "bench: AlexNet, {resize}x{resize} input, batch {batch_size}, {device_name}, {} intra-op + {} inter-op threads, convolutions (backward, layout, precision) {}, {} to {} warm-up steps (until two are within 5%) + {} repeats x {} steps",
         threads.intra,
         threads.inter,
         mode_names.join(" and "),
         args.warmup,
+        args.warmup_max.max(args.warmup),
         args.repeats,
         args.steps
     );
@@ -176,14 +263,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     if args.layers {
         let host = batcher::gather(&split, &order, 0, batch_size, Some((1, 0)));
         let (images, _) = transform.apply(host, &device);
-        return layer_report(&model, images, &modes, &config, threads, args);
+        return layer_report(model, images, &modes, &config, threads, args);
     }
 
     // Our step: gather + transform + the shared training step, as the worker runs it, with the
     // given convolution mode.
     let mut ours = |steps: usize, model_in: crate::model::AlexNet, mode: Mode| {
         mode.apply();
-        let mut model = model_in;
+        let mut model = model_in.with_compute(mode.compute);
         let mut prepare_seconds = 0.0;
         let faults_before = minor_page_faults();
         let started = Instant::now();
@@ -208,8 +295,33 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         )
     };
 
-    for &mode in &modes {
-        model = ours(args.warmup, model, mode).0;
+    let sgd_before = crate::train::sgd::update_counts();
+    for (index, &mode) in modes.iter().enumerate() {
+        let mut slot = Some(model);
+        let times = warm_up(args.warmup, args.warmup_max, || {
+            let started = Instant::now();
+            slot = Some(ours(1, slot.take().expect("the model is back"), mode).0);
+            started.elapsed().as_secs_f64()
+        });
+        model = slot.expect("the model is back");
+        let last: Vec<String> = times
+            .iter()
+            .rev()
+            .take(2)
+            .rev()
+            .map(|t| format!("{:.0} ms", t * 1e3))
+            .collect();
+        println!(
+            "warm-up {}: {} steps, {} (last two {})",
+            label_for(&mode_names, index),
+            times.len(),
+            if settled(&times) {
+                "settled within 5%"
+            } else {
+                "NOT settled within 5%: the figures below may drift"
+            },
+            last.join(", ")
+        );
     }
     let mut figures: Vec<Figures> = modes
         .iter()
@@ -217,15 +329,16 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
             images_per_second: Vec::new(),
         })
         .collect();
-    let mut pytorch = Figures {
-        images_per_second: Vec::new(),
-    };
+    let variants = pytorch_variants(bf16_allowed);
+    let mut pytorch: Vec<Figures> = variants
+        .iter()
+        .map(|_| Figures {
+            images_per_second: Vec::new(),
+        })
+        .collect();
     let mut prepare_share = Vec::new();
     let mut faults_per_step = Vec::new();
-    let label = |index: usize| match modes.len() {
-        1 => "ours".to_string(),
-        _ => format!("ours[{}]", mode_names[index]),
-    };
+    let label = |index: usize| label_for(&mode_names, index);
     for repeat in 0..args.repeats {
         // With two modes, alternate which goes first, so that neither always follows PyTorch.
         let mut sequence: Vec<usize> = (0..modes.len()).collect();
@@ -253,14 +366,18 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
             ));
         }
         if args.pytorch {
-            let theirs = run_reference(&config, threads, args)?;
-            pytorch.images_per_second.push(theirs);
-            line.push_str(&format!(" PyTorch {theirs:.1} images/s,"));
+            let theirs = run_reference(&config, threads, args, &variants)?;
+            let mut fastest = 0.0f64;
+            for ((variant, value), side) in variants.iter().zip(&theirs).zip(&mut pytorch) {
+                side.images_per_second.push(*value);
+                fastest = fastest.max(*value);
+                line.push_str(&format!(" PyTorch[{variant}] {value:.1} images/s,"));
+            }
             for (index, side) in figures.iter().enumerate() {
                 line.push_str(&format!(
-                    " {}/PyTorch {:.3},",
+                    " {}/fastest PyTorch {:.3},",
                     label(index),
-                    side.images_per_second[repeat] / theirs
+                    side.images_per_second[repeat] / fastest
                 ));
             }
         }
@@ -295,19 +412,51 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         );
     }
     if args.pytorch {
-        let (low, high) = pytorch.spread();
-        println!(
-            "PyTorch 2.9 eager: median {:.1} images/s (min {low:.1}, max {high:.1})",
-            pytorch.median()
-        );
-        for (index, side) in figures.iter().enumerate() {
+        for (variant, side) in variants.iter().zip(&pytorch) {
+            let (low, high) = side.spread();
             println!(
-                "ratio {}/PyTorch: median {:.3} over {} interleaved repeats",
-                label(index),
-                median(&ratios(side, &pytorch)),
-                args.repeats
+                "PyTorch 2.9 {}: median {:.1} images/s (min {low:.1}, max {high:.1})",
+                variant_description(variant),
+                side.median()
             );
         }
+        // Every side against the fastest one, repeat by repeat (they ran interleaved).
+        let mut sides: Vec<(String, &Figures)> = figures
+            .iter()
+            .enumerate()
+            .map(|(index, side)| (label(index), side))
+            .collect();
+        sides.extend(
+            variants
+                .iter()
+                .zip(&pytorch)
+                .map(|(variant, side)| (format!("PyTorch[{variant}]"), side)),
+        );
+        let fastest = sides
+            .iter()
+            .max_by(|a, b| a.1.median().total_cmp(&b.1.median()))
+            .map(|(name, side)| (name.clone(), *side));
+        if let Some((fastest_name, fastest_side)) = fastest {
+            for (name, side) in &sides {
+                println!(
+                    "ratio {name}/{fastest_name} (the fastest): median {:.3} over {} interleaved repeats",
+                    median(&ratios(side, fastest_side)),
+                    args.repeats
+                );
+            }
+        }
+    }
+    let (in_place, tensor_ops) = crate::train::sgd::update_counts();
+    let (in_place, tensor_ops) = (in_place - sgd_before.0, tensor_ops - sgd_before.1);
+    if in_place + tensor_ops > 0 {
+        println!(
+            "SGD: {in_place} parameter updates in one in-place pass, {tensor_ops} with tensor operations{}",
+            if tensor_ops > 0 {
+                " (the slower fallback: a parameter, gradient or velocity was not a contiguous f32 CPU tensor)"
+            } else {
+                " (the fast path only)"
+            }
+        );
     }
     if let Some((_, peak)) = memory() {
         println!(
@@ -316,6 +465,33 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// "ours" alone, "ours[backward layout precision]" among several.
+fn label_for(mode_names: &[String], index: usize) -> String {
+    match mode_names.len() {
+        1 => "ours".to_string(),
+        _ => format!("ours[{}]", mode_names[index]),
+    }
+}
+
+/// bench/reference.py's variants to run: bf16 autocast ones only where bf16 may run.
+fn pytorch_variants(bf16_allowed: bool) -> Vec<&'static str> {
+    let mut variants = vec!["eager", "cl"];
+    if bf16_allowed {
+        variants.extend(["bf16", "cl_bf16"]);
+    }
+    variants
+}
+
+fn variant_description(variant: &str) -> &'static str {
+    match variant {
+        "eager" => "eager",
+        "cl" => "channels_last",
+        "bf16" => "bf16 autocast",
+        "cl_bf16" => "channels_last + bf16 autocast",
+        _ => "(unknown variant)",
+    }
 }
 
 /// The process's minor page faults so far (field 10 of /proc/self/stat), Linux only.
@@ -373,7 +549,7 @@ fn layer_times(model: &AlexNet, images: Tensor<4>, repeats: usize) -> Vec<(f64, 
 
 /// `bench --layers`: per-layer times with each conv backward asked for, and PyTorch's alongside.
 fn layer_report(
-    model: &AlexNet,
+    model: AlexNet,
     images: Tensor<4>,
     modes: &[Mode],
     config: &Config,
@@ -385,7 +561,11 @@ fn layer_report(
         .iter()
         .map(|&mode| {
             mode.apply();
-            layer_times(model, images.clone(), repeats)
+            layer_times(
+                &model.clone().with_compute(mode.compute),
+                images.clone(),
+                repeats,
+            )
         })
         .collect();
     let theirs = if args.pytorch {
@@ -491,7 +671,12 @@ fn torch_python() -> PathBuf {
 }
 
 /// Runs the PyTorch reference with the same input size, batch, threads and optimizer settings.
-fn run_reference(config: &Config, threads: usize, args: &BenchArgs) -> Result<f64, Error> {
+fn run_reference(
+    config: &Config,
+    threads: usize,
+    args: &BenchArgs,
+    variants: &[&str],
+) -> Result<Vec<f64>, Error> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/reference.py");
     let t = &config.training;
     let mut command = std::process::Command::new(torch_python());
@@ -502,18 +687,43 @@ fn run_reference(config: &Config, threads: usize, args: &BenchArgs) -> Result<f6
         .args(["--threads", &threads.to_string()])
         .args(["--steps", &args.steps.to_string()])
         .args(["--warmup", &args.warmup.to_string()])
+        .args(["--warmup-max", &args.warmup_max.to_string()])
+        .args(["--variants", &variants.join(",")])
         .args(["--optimizer", &t.optimizer.to_string()])
         .args(["--momentum", &t.momentum.to_string()])
         .args(["--weight-decay", &t.weight_decay.to_string()]);
     if t.nesterov {
         command.arg("--nesterov");
     }
-    python_output(command, &script)?
-        .lines()
-        .rev()
-        .find_map(|line| line.strip_prefix("images_per_second="))
-        .and_then(|value| value.trim().parse().ok())
-        .ok_or_else(|| Error::Failed(format!("{} printed no images_per_second", script.display())))
+    let text = python_output(command, &script)?;
+    variants
+        .iter()
+        .map(|variant| {
+            let line = text
+                .lines()
+                .find(|line| line.starts_with(&format!("variant={variant} ")));
+            let field = |name: &str| {
+                line.and_then(|line| {
+                    line.split_whitespace()
+                        .find_map(|field| field.strip_prefix(name))
+                })
+            };
+            if field("settled=") == Some("False") {
+                println!(
+                    "PyTorch[{variant}]: warm-up did not settle within 5% in {} steps",
+                    field("warmup_steps=").unwrap_or("?")
+                );
+            }
+            field("images_per_second=")
+                .and_then(|value| value.parse().ok())
+                .ok_or_else(|| {
+                    Error::Failed(format!(
+                        "{} printed no images_per_second for variant {variant}",
+                        script.display()
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Runs one of the bench/ Python scripts and returns its standard output, or its error output in
