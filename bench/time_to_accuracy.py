@@ -1,7 +1,7 @@
 """Time to a test accuracy, ours against the PyTorch recipe, back to back in one invocation.
 
     eval "$(bash scripts/setup.sh)"; make build
-    $ALEXNET_TORCH_PYTHON bench/time_to_accuracy.py [--profile fast] [--order ours-first]
+    .torch/venv/bin/python3 bench/time_to_accuracy.py [--profile fast] [--order ours-first]
 
 Runs `alexnet-tui --headless --json --profile PROFILE` until it stops itself at the profile's
 target accuracy, then bench/recipe.py (the tuned PyTorch recipe of ../shared/ENVIRONMENT.md) to the

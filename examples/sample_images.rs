@@ -12,9 +12,10 @@
 use std::path::Path;
 
 use alexnet_tui::data::fashion_mnist::{self, CLASS_NAMES, FASHION_MNIST, IMAGE_SIDE, Locations};
+use alexnet_tui::files::write_bytes_atomic;
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::{self, FilterType};
-use image::{GrayImage, Luma};
+use image::{GrayImage, ImageFormat, Luma};
 
 const CLASSES: [usize; 6] = [9, 1, 2, 7, 8, 3]; // Ankle boot, Trouser, Pullover, Sneaker, Bag, Dress
 
@@ -29,7 +30,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut |_| {},
     )?;
     let out = Path::new("assets/samples");
-    std::fs::create_dir_all(out)?;
     let side = IMAGE_SIDE as u32;
     for class in CLASSES {
         let index = data
@@ -41,7 +41,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let picture = GrayImage::from_raw(side, side, data.test.image(index).to_vec())
             .ok_or("a test image of the wrong size")?;
         let name = format!("test-{index:05}-{}.png", slug(CLASS_NAMES[class]));
-        picture.save(out.join(&name))?;
+        let mut png = Vec::new();
+        picture.write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)?;
+        write_bytes_atomic(&out.join(&name), &png)?;
         println!("{name}: test image {index}, {}", CLASS_NAMES[class]);
         if class == 7 {
             let mut dark_on_light = picture.clone();
@@ -50,8 +52,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut canvas = GrayImage::from_pixel(300, 260, Luma([255]));
             imageops::replace(&mut canvas, &large, 60, 10);
             let name = "sneaker-dark-on-light.jpg";
-            let mut file = std::io::BufWriter::new(std::fs::File::create(out.join(name))?);
-            JpegEncoder::new_with_quality(&mut file, 90).encode_image(&canvas)?;
+            let mut jpeg = Vec::new();
+            JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&canvas)?;
+            write_bytes_atomic(&out.join(name), &jpeg)?;
             println!("{name}: test image {index} inverted, 8x larger, on a 300x260 white canvas");
         }
     }

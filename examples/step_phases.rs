@@ -9,13 +9,12 @@
 //! `contiguous` runs the CPU convolutions in the contiguous layout instead of channels-last. Prints
 //! the median of 10 steps after 2 warm-up steps, in milliseconds.
 
-#![allow(deprecated)] // burn-tch's device constructor.
-
 use std::time::Instant;
 
 use alexnet_tui::config::{Config, OptimizerKind};
 use alexnet_tui::model::AlexNetConfig;
-use alexnet_tui::train::worker::{configure_threads, device_for, new_optimizer};
+use alexnet_tui::train::runtime::{configure_threads, device_for};
+use alexnet_tui::train::step::new_optimizer;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
@@ -28,7 +27,14 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn main() -> Result<(), String> {
+/// The vendored burn-tch's switch to upstream's layout (burn-tch's items are deprecated upstream
+/// in favour of CubeCL's backends; see vendor/burn-tch/VENDORED.md).
+#[allow(deprecated)]
+fn contiguous_convolutions() {
+    burn_tch::set_conv_layout(burn_tch::ConvLayout::Contiguous);
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let number = |at: usize, default: usize| -> Result<usize, String> {
         args.get(at).map_or(Ok(default), |a| {
@@ -39,12 +45,21 @@ fn main() -> Result<(), String> {
     let resize = number(1, 67)?;
     let which = args.get(2).map_or("fused", String::as_str);
     if args.get(3).map(String::as_str) == Some("contiguous") {
-        burn_tch::set_conv_layout(burn_tch::ConvLayout::Contiguous);
+        contiguous_convolutions();
     }
-    let config = Config::default();
+    // The coefficients `burn` below is given, so that only the implementation differs.
+    let mut config = Config::default();
+    config.training.momentum = 0.9;
+    config.training.nesterov = true;
+    config.training.weight_decay = 5e-4;
+    let with_optimizer = |optimizer| {
+        let mut config = config.clone();
+        config.training.optimizer = optimizer;
+        config
+    };
     let mut optimizer: ModuleOptimizer = match which {
-        "fused" => new_optimizer(OptimizerKind::Sgd, &config.live()),
-        "adamw" => new_optimizer(OptimizerKind::AdamW, &config.live()),
+        "fused" => new_optimizer(&with_optimizer(OptimizerKind::Sgd)),
+        "adamw" => new_optimizer(&with_optimizer(OptimizerKind::AdamW)),
         "burn" => SgdConfig::new()
             .with_momentum(Some(
                 MomentumConfig::new()
@@ -54,7 +69,7 @@ fn main() -> Result<(), String> {
             ))
             .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
             .init(),
-        other => return Err(format!("unknown optimizer {other}: fused, burn or adamw")),
+        other => return Err(format!("unknown optimizer {other}: fused, burn or adamw").into()),
     };
     let threads = configure_threads(0, 0);
     let (device, _) = device_for("cpu")?;

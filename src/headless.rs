@@ -1,17 +1,16 @@
-//! The same events as the dashboard, printed as lines: a progress line every few seconds, a line
-//! per epoch and per checkpoint, or one JSON object per event with `--json`.
+//! The run without a dashboard: what [`crate::report`] says of each event, printed as lines (a
+//! progress line every few seconds), or one JSON object per event with `--json`. Steering
+//! decisions come from [`crate::control`]; this file only prints.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::config::Config;
-use crate::data::batcher;
+use crate::control::Controller;
+use crate::report::{self, Level, Line, Steer};
 use crate::session::{Error, Prepared};
-use crate::train::metrics::{BatchRecord, Ema, TestPoint};
-use crate::train::worker::{self, WorkerOptions};
-use crate::train::{Command, Event, FinishReason, PauseReason};
-use crate::watch::{self, ConfigWatcher};
+use crate::train::metrics::Ema;
+use crate::train::{Command, Event};
 
 pub fn run(prepared: Prepared, json: bool) -> Result<ExitCode, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -22,107 +21,73 @@ pub fn run(prepared: Prepared, json: bool) -> Result<ExitCode, Error> {
 }
 
 async fn run_async(prepared: Prepared, json: bool) -> Result<ExitCode, Error> {
-    let mut config = prepared.config.clone();
-    let mut handle = worker::spawn(WorkerOptions {
-        config: prepared.config,
-        resume: prepared.resume,
-        autostart: true,
-        locations: None,
-    });
-    // Kept alive for the whole run; dropping the watcher stops the reloads.
-    let (_watcher, mut reloads) =
-        match ConfigWatcher::new(&prepared.config_path, prepared.profile_override) {
-            Ok((watcher, reloads)) => (Some(watcher), Some(reloads)),
-            Err(_) => (None, None),
-        };
-    let mut printer = Printer::new(json, &config);
+    let (mut controller, mut inputs, lines) = Controller::launch(prepared, true, Steer::FileOnly);
+    let mut printer = Printer::new(json, controller.config().ui.headless_interval_seconds);
+    printer.lines(&lines);
     let mut interrupts = 0;
-    let mut outcome = ExitCode::SUCCESS;
-    let mut run_dir: Option<std::path::PathBuf> = None;
+    let mut failed = false;
     loop {
         tokio::select! {
-            event = handle.events.recv() => {
+            event = inputs.events.recv() => {
                 let Some(event) = event else { break };
-                if let (Event::Finished { .. }, Some(dir)) = (&event, &run_dir) {
-                    // Before the last line, which says how the run ended.
-                    printer.curves(dir);
-                }
-                printer.print(&event);
+                let lines = controller.on_event(&event);
+                printer.event(&event, &lines, controller.config().training.epochs);
                 match event {
-                    Event::Ready(info) => run_dir = Some(info.run_dir),
                     Event::Finished { .. } => break,
-                    Event::Failed { .. } => { outcome = ExitCode::FAILURE; break }
-                    Event::Paused { reason: PauseReason::NonFiniteLoss { .. } } => {
-                        // Nobody can lower the learning rate from here but by editing the file:
-                        // wait for that edit, which resumes through the reload branch below.
-                    }
+                    Event::Failed { .. } => { failed = true; break }
                     _ => {}
                 }
             }
             _ = tokio::signal::ctrl_c() => {
                 interrupts += 1;
                 if interrupts == 1 {
-                    printer.note("Ctrl-C: stopping after this batch and saving a checkpoint (Ctrl-C again to quit without saving)");
-                    let _ = handle.commands.send(Command::Stop);
+                    printer.lines(&[Line::info("Ctrl-C: stopping after this batch and saving a checkpoint (Ctrl-C again to quit without saving)")]);
+                    controller.send(Command::Stop);
                 } else {
-                    printer.note("quitting without waiting for the checkpoint");
+                    printer.lines(&[Line::warning("quitting without waiting for the checkpoint")]);
                     return Ok(ExitCode::from(130));
                 }
             }
             Some(reload) = async {
-                match reloads.as_mut() {
+                match inputs.reloads.as_mut() {
                     Some(reloads) => reloads.recv().await,
                     None => std::future::pending().await,
                 }
             } => {
-                match reload {
-                    Ok(new) => {
-                        let diff = config.diff(&new);
-                        for line in watch::describe(&diff) {
-                            printer.note(&line);
-                        }
-                        if !diff.live.is_empty() {
-                            config.apply_live(&new);
-                            printer.interval = Duration::from_secs_f64(config.ui.headless_interval_seconds);
-                            let _ = handle.commands.send(Command::Reconfigure(config.live()));
-                            if printer.diverged {
-                                let _ = handle.commands.send(Command::Resume);
-                            }
-                        }
-                    }
-                    Err(error) => printer.note(&format!("config.toml not applied, keeping the old values: {error}")),
-                }
+                let lines = controller.on_reload(reload);
+                printer.interval = Duration::from_secs_f64(controller.config().ui.headless_interval_seconds);
+                printer.lines(&lines);
             }
         }
     }
-    let _ = handle.thread.join();
-    Ok(outcome)
+    controller.join();
+    if let Some(summary) = controller.unsaved_summary() {
+        // The last line says what was not kept, and the exit status says it went wrong.
+        printer.lines(&[Line::error(summary)]);
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 struct Printer {
     json: bool,
     interval: Duration,
     last_line: Instant,
-    epochs: f64,
     speed: Ema,
-    latest: Option<BatchRecord>,
-    /// The latest test: where the run stood, its accuracy, and when.
-    last_test: Option<TestPoint>,
-    diverged: bool,
     progress: Option<indicatif::ProgressBar>,
 }
 
 impl Printer {
-    fn new(json: bool, config: &Config) -> Printer {
+    fn new(json: bool, interval_seconds: f64) -> Printer {
         Printer {
             json,
-            interval: Duration::from_secs_f64(config.ui.headless_interval_seconds),
+            interval: Duration::from_secs_f64(interval_seconds),
             last_line: Instant::now(),
-            epochs: config.training.epochs,
             speed: Ema::new(0.9),
-            latest: None,
-            last_test: None,
-            diverged: false,
             progress: None,
         }
     }
@@ -133,188 +98,65 @@ impl Printer {
         let _ = stdout.flush();
     }
 
-    fn note(&self, line: &str) {
-        if self.json {
-            let value = serde_json::json!({ "event": "note", "message": line });
-            self.out(&value.to_string());
-        } else {
-            self.out(line);
+    /// Lines not tied to a worker event (notes, reloads): as text, or as `note` objects.
+    fn lines(&self, lines: &[Line]) {
+        for line in lines {
+            if self.json {
+                let value = serde_json::json!({ "event": "note", "message": line.text });
+                self.out(&value.to_string());
+            } else {
+                self.text(line);
+            }
         }
     }
 
-    /// Draws the finished run's curves next to its metrics.csv and says where.
-    fn curves(&self, run_dir: &std::path::Path) {
-        match crate::plot::write_run_plot(run_dir) {
-            Ok(path) => self.note(&format!("curves: {}", path.display())),
-            Err(error) => eprintln!("warning: no curves: {error}"),
+    /// Information goes to stdout, warnings and errors to stderr.
+    fn text(&self, line: &Line) {
+        match line.level {
+            Level::Info => self.out(&line.text),
+            Level::Warning => eprintln!("warning: {}", line.text),
+            Level::Error => eprintln!("alexnet-tui: {}", line.text),
         }
     }
 
-    fn print(&mut self, event: &Event) {
+    fn event(&mut self, event: &Event, lines: &[Line], epochs: f64) {
         if let Event::Batch(batch) = event {
             self.speed.push(batch.images_per_second);
-            self.latest = Some(*batch);
-        }
-        match event {
-            Event::Epoch(record) => {
-                if let Some(test) = &record.test {
-                    self.last_test = Some(TestPoint {
-                        position: record.epoch as f64 + 1.0,
-                        accuracy: test.accuracy,
-                        elapsed_seconds: record.elapsed_seconds,
-                    })
-                }
-            }
-            Event::Tested(check) => {
-                self.last_test = Some(TestPoint {
-                    position: check.position,
-                    accuracy: check.test.accuracy,
-                    elapsed_seconds: check.elapsed_seconds,
-                })
-            }
-            Event::Paused {
-                reason: PauseReason::NonFiniteLoss { .. },
-            } => self.diverged = true,
-            Event::Resumed => self.diverged = false,
-            Event::Reconfigured { settings } => self.epochs = settings.epochs,
-            _ => {}
         }
         if self.json {
             if let Ok(line) = serde_json::to_string(event) {
                 self.out(&line);
             }
+            // What the controller did beyond the worker's event (the curves) is a note.
+            let extra: Vec<Line> = match event {
+                Event::Finished { .. } => lines
+                    .iter()
+                    .filter(|line| line.text.starts_with("curves"))
+                    .cloned()
+                    .collect(),
+                _ => Vec::new(),
+            };
+            self.lines(&extra);
             return;
         }
         match event {
-            Event::Status { message } => self.out(&format!("{message}...")),
             Event::Download { file, bytes, total } => self.download(file, *bytes, *total),
-            Event::Ready(info) => {
+            Event::Ready(_) => {
                 if let Some(bar) = self.progress.take() {
                     bar.finish_and_clear();
                 }
-                self.out(&format!(
-                    "run {} in {} | {} x {} threads | {} ({}) | {} training and {} test images from {}",
-                    info.run_id,
-                    info.run_dir.display(),
-                    info.device,
-                    info.threads,
-                    info.precision,
-                    info.precision_reason,
-                    info.train_images,
-                    info.test_images,
-                    info.data_source.display()
-                ));
-                if let Some(path) = &info.resumed_from {
-                    self.out(&format!(
-                        "resuming {} at epoch {}, batch {}",
-                        path.display(),
-                        info.position.0 + 1,
-                        info.position.1 + 1
-                    ));
-                }
             }
             Event::Started { .. } => self.last_line = Instant::now(),
-            Event::Batch(batch) => {
-                if self.last_line.elapsed() >= self.interval {
-                    self.last_line = Instant::now();
-                    self.out(&self.progress_line(batch));
-                }
+            Event::Batch(batch) if self.last_line.elapsed() >= self.interval => {
+                self.last_line = Instant::now();
+                let speed = self.speed.get().unwrap_or(batch.images_per_second);
+                self.out(&report::progress_line(batch, epochs, speed));
             }
-            Event::Evaluating { position } => self.out(&evaluating_line(*position)),
-            Event::Tested(check) => self.out(&format!(
-                "test at epoch {:.2}: test accuracy {:.4} ({} images, loss {:.4}, {:.1} s), {} elapsed",
-                check.position,
-                check.test.accuracy,
-                check.test.images,
-                check.test.loss,
-                check.test.seconds,
-                format_duration(check.elapsed_seconds)
-            )),
-            Event::Epoch(record) => {
-                let memory = crate::tui::event::memory().map_or(String::new(), |(now, peak)| {
-                    format!(
-                        ", memory {:.2} GB (peak {:.2} GB)",
-                        now as f64 / 1e9,
-                        peak as f64 / 1e9
-                    )
-                });
-                let test = record.test.as_ref().map_or_else(
-                    || "not tested (before training.eval_from)".to_string(),
-                    |test| {
-                        format!(
-                            "test accuracy {:.4} ({} images)",
-                            test.accuracy, test.images
-                        )
-                    },
-                );
-                self.out(&format!(
-                    "epoch {}/{}: train loss {:.4}, train accuracy {:.4}, {test}, {:.1} images/s, {} elapsed{memory}",
-                    record.epoch + 1,
-                    self.epochs,
-                    record.train_loss,
-                    record.train_accuracy,
-                    record.images_per_second,
-                    format_duration(record.elapsed_seconds)
-                ))
-            }
-            Event::Checkpointed { path, reason } => {
-                self.out(&format!("checkpoint ({reason:?}): {}", path.display()))
-            }
-            Event::Paused { reason } => match reason {
-                PauseReason::Requested => self.out("paused"),
-                PauseReason::NonFiniteLoss {
-                    loss,
-                    learning_rate,
-                } => self.out(&format!(
-                    "PAUSED: the loss became {loss} at learning rate {learning_rate:.4}. The last checkpoint is kept. Lower training.learning_rate in the config file to resume from it, or press Ctrl-C."
-                )),
-            },
-            Event::Resumed => self.out("resumed"),
-            Event::Reconfigured { settings } => self.out(&format!(
-                "now: learning rate {}, momentum {}, weight decay {}, epochs {}",
-                settings.learning_rate, settings.momentum, settings.weight_decay, settings.epochs
-            )),
-            Event::Warning { message } => eprintln!("warning: {message}"),
-            Event::Finished { reason } => self.out(&match (reason, self.last_test) {
-                (FinishReason::Completed, _) => "finished: all epochs done".to_string(),
-                (FinishReason::Stopped, _) => "stopped".to_string(),
-                (FinishReason::TargetReached, Some(test)) => format!(
-                    "finished: target accuracy reached ({:.4} at epoch {}, after {})",
-                    test.accuracy,
-                    crate::train::metrics::epoch_label(test.position),
-                    format_duration(test.elapsed_seconds)
-                ),
-                (FinishReason::TargetReached, None) => {
-                    "finished: target accuracy reached".to_string()
-                }
-            }),
-            Event::Failed { message } => eprintln!("alexnet-tui: training failed: {message}"),
-            // Pictures are for the dashboard; --json carries the gallery's predictions.
-            Event::Snapshot(_) => {}
+            _ => {}
         }
-    }
-
-    fn progress_line(&self, batch: &BatchRecord) -> String {
-        let images_per_second = self.speed.get().unwrap_or(batch.images_per_second);
-        // In the last epoch of a fractional run, the batches that epoch will train.
-        let run = batcher::run_batches(batch.batches_per_epoch, self.epochs);
-        let this_epoch = batcher::batches_in_epoch(batch.batches_per_epoch, run, batch.epoch)
-            .max(batch.batch + 1);
-        let remaining_batches = this_epoch - (batch.batch + 1);
-        let eta = remaining_batches as f64 * batch.seconds;
-        format!(
-            "epoch {}/{} batch {}/{} ({:.1}%) | loss {:.4} | batch accuracy {:.3} | lr {:.5} | {:.1} images/s | epoch ETA {}",
-            batch.epoch + 1,
-            self.epochs,
-            batch.batch + 1,
-            this_epoch,
-            100.0 * (batch.batch + 1) as f64 / this_epoch as f64,
-            batch.loss,
-            batch.accuracy,
-            batch.learning_rate,
-            images_per_second,
-            format_duration(eta)
-        )
+        for line in lines {
+            self.text(line);
+        }
     }
 
     fn download(&mut self, file: &str, bytes: u64, total: Option<u64>) {
@@ -344,31 +186,5 @@ impl Printer {
             bar.finish();
             self.progress = None;
         }
-    }
-}
-
-/// What a test pass at `position` on the epoch axis is: the end of an epoch, or a test inside one.
-pub fn evaluating_line(position: f64) -> String {
-    let epoch = crate::train::metrics::epoch_label(position);
-    if position.fract() == 0.0 {
-        format!("epoch {epoch} done: evaluating the test images...")
-    } else {
-        format!("epoch {epoch}: evaluating the test images...")
-    }
-}
-
-/// `1h02m`, `3m12s`, `42s`.
-pub fn format_duration(seconds: f64) -> String {
-    if !seconds.is_finite() || seconds < 0.0 {
-        return "--".to_string();
-    }
-    let total = seconds.round() as u64;
-    let (h, m, s) = (total / 3600, (total / 60) % 60, total % 60);
-    if h > 0 {
-        format!("{h}h{m:02}m")
-    } else if m > 0 {
-        format!("{m}m{s:02}s")
-    } else {
-        format!("{s}s")
     }
 }

@@ -1,85 +1,105 @@
-//! Looking at a trained network from outside the training: `eval` (test accuracy, per-class
-//! accuracy and the confusion matrix of a checkpoint) and `export` (the weights as safetensors
-//! under the notebook's `nn.Sequential` names, loadable by PyTorch).
+//! Looking at a network from outside the training: `summary` (the layer-by-layer shapes of the
+//! network for an input size), `eval` (test accuracy, per-class accuracy and the confusion matrix
+//! of a checkpoint) and `export` (the weights as safetensors under the notebook's `nn.Sequential`
+//! names, loadable by PyTorch).
 
-#![allow(deprecated)] // burn-tch's device constructor, see train::worker.
-
-use std::collections::BTreeMap;
-use std::io::Write;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use burn::tensor::Device;
+use clap::Args;
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
 
-use crate::data::batcher::Transform;
+use crate::config::Config;
 use crate::data::fashion_mnist::{self, CLASS_NAMES, FASHION_MNIST, Locations};
-use crate::model::{AlexNet, AlexNetConfig};
-use crate::precision::{self, Precision, Resolved};
-use crate::session::{self, Error};
-use crate::train::checkpoint::{self, Checkpoint};
+use crate::model::{AlexNetConfig, format_summary, summarize};
+use crate::precision::Precision;
+use crate::session::{self, ConfigArgs, Error};
 use crate::train::metrics::Evaluation;
-use crate::train::worker;
+use crate::train::{self, runtime, step};
 
-/// The checkpoint's model on `device`, built for the input size it was trained with.
-pub fn restore_model(
-    checkpoint: &Checkpoint,
-    path: &Path,
-    device: &Device,
-) -> Result<AlexNet, Error> {
-    let model = AlexNetConfig {
-        resize: checkpoint.meta.config.model.resize,
-        dropout: checkpoint.meta.config.model.dropout,
-    }
-    .init(device);
-    checkpoint::model_from_bytes(model, checkpoint.model.clone())
-        .map_err(|error| Error::Failed(format!("{}: {error}", path.display())))
+#[derive(Debug, Clone, Args)]
+pub struct SummaryArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Input side; defaults to the config's model.resize.
+    #[arg(long)]
+    pub resize: Option<usize>,
 }
 
-/// The precision `eval` and `predict` compute in on the CPU: `--precision` if given, else the
-/// one the checkpoint's run was configured with.
-pub fn checkpoint_precision(checkpoint: &Checkpoint, flag: Option<Precision>) -> Resolved {
-    match flag {
-        Some(setting) => precision::for_device(setting, "--precision", "cpu"),
-        None => precision::for_device(
-            checkpoint.meta.config.training.precision,
-            "the run's training.precision",
-            "cpu",
-        ),
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// A checkpoint file, or "latest".
+    #[arg(long, value_name = "PATH|latest")]
+    pub checkpoint: String,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// What the convolutions and matrix products compute in: "f32", "bf16" or "auto" (bf16 where
+    /// the CPU computes it natively). Default: the checkpoint's run's training.precision.
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// A checkpoint file, or "latest".
+    #[arg(long, value_name = "PATH|latest")]
+    pub checkpoint: String,
+    /// The safetensors file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `alexnet-tui summary`: the notebook's layer-by-layer print, with parameters and totals.
+pub fn summary(args: &SummaryArgs) -> Result<ExitCode, Error> {
+    let resize = match args.resize {
+        Some(resize) => {
+            let mut config = Config::default();
+            config.model.resize = resize;
+            config
+                .validate()
+                .map_err(|(key, message)| Error::Usage(format!("--resize: {key} {message}")))?;
+            resize
+        }
+        None => session::load_config(&args.config)?.model.resize,
+    };
+    let device = runtime::cpu();
+    let model = AlexNetConfig {
+        resize,
+        dropout: 0.5,
     }
+    .init(&device);
+    println!("AlexNet for a [1, 1, {resize}, {resize}] input");
+    print!("{}", format_summary(&summarize(&model, resize, &device)));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `alexnet-tui eval --checkpoint <path|latest>`: all 10,000 test images.
-pub fn eval(
-    config_args: &crate::cli::ConfigArgs,
-    which: &str,
-    json: bool,
-    precision_flag: Option<Precision>,
-) -> Result<ExitCode, Error> {
-    let config = session::load_config(config_args)?;
-    let (path, checkpoint) = session::read_checkpoint("--checkpoint", which, &config)?;
-    let trained = &checkpoint.meta.config;
-    worker::configure_threads(config.training.threads, config.training.interop_threads);
-    let device = Device::libtorch();
-    let precision = checkpoint_precision(&checkpoint, precision_flag);
-    let model = restore_model(&checkpoint, &path, &device)?.with_compute(precision.compute);
+pub fn eval(args: &EvalArgs) -> Result<ExitCode, Error> {
+    let restored = session::restore(&args.config, &args.checkpoint, args.precision)?;
+    let config = &restored.config;
     let dir = (!config.data.dir.trim().is_empty()).then(|| PathBuf::from(&config.data.dir));
     let locations = Locations::standard(dir, config.data.download.then(|| config.data.url.clone()));
-    let data = fashion_mnist::load(&FASHION_MNIST, &locations, &mut |_| {})
-        .map_err(|error| Error::Failed(error.to_string()))?;
-    let transform = Transform {
-        resize: trained.model.resize,
-        normalize: trained.training.normalize,
-    };
-    let evaluation = worker::evaluate(
-        &model,
+    let data =
+        fashion_mnist::load(&FASHION_MNIST, &locations, &mut |_| {}).map_err(train::Error::from)?;
+    let evaluation = step::evaluate(
+        &restored.model,
         &data.test,
-        transform,
+        restored.transform,
         config.training.eval_batch_size,
-        &device,
+        &restored.device,
+        // Nothing here asks to stop: every batch is evaluated.
         &mut || false,
-    )
+    )?
     .ok_or_else(|| Error::Failed("evaluation was interrupted".into()))?;
-    if json {
+    let path = &restored.path;
+    if args.json {
         let value = serde_json::json!({
             "checkpoint": path,
             "accuracy": evaluation.accuracy,
@@ -89,13 +109,16 @@ pub fn eval(
                 .map(|(name, accuracy)| serde_json::json!({ "class": name, "accuracy": accuracy }))
                 .collect::<Vec<_>>(),
             "confusion": evaluation.confusion,
-            "precision": precision.compute.name(),
-            "precision_reason": precision.reason,
+            "precision": restored.precision.compute.name(),
+            "precision_reason": restored.precision.reason,
         });
         println!("{value}");
     } else {
-        println!("precision {} ({})", precision.compute, precision.reason);
-        print!("{}", format_evaluation(&path, &evaluation));
+        println!(
+            "precision {} ({})",
+            restored.precision.compute, restored.precision.reason
+        );
+        print!("{}", format_evaluation(path, &evaluation));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -127,75 +150,86 @@ pub fn format_evaluation(path: &Path, evaluation: &Evaluation) -> String {
     out
 }
 
-/// `alexnet-tui export --checkpoint <path> --out model.safetensors`.
-pub fn export(
-    config_args: &crate::cli::ConfigArgs,
-    which: &str,
-    out: &Path,
-) -> Result<ExitCode, Error> {
-    let config = session::load_config(config_args)?;
-    let (path, checkpoint) = session::read_checkpoint("--checkpoint", which, &config)?;
-    let model = restore_model(&checkpoint, &path, &Device::libtorch())?;
-    let metadata = BTreeMap::from([
-        (
-            "resize".to_string(),
-            checkpoint.meta.config.model.resize.to_string(),
-        ),
+/// Why the weights could not be laid out as safetensors.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("the model has no weights to export")]
+    NoWeights,
+    #[error(
+        "the weight {name} came back from libtorch with {found} values for its shape {shape:?} ({expected} values)"
+    )]
+    Incomplete {
+        name: String,
+        shape: Vec<usize>,
+        found: usize,
+        expected: usize,
+    },
+    #[error("cannot encode the weights as safetensors: {0}")]
+    Encode(#[from] safetensors::SafeTensorError),
+}
+
+/// `alexnet-tui export --checkpoint <path|latest> --out model.safetensors`.
+pub fn export(args: &ExportArgs) -> Result<ExitCode, Error> {
+    // The weights are f32 whatever the run computed in.
+    let restored = session::restore(&args.config, &args.checkpoint, None)?;
+    let trained = &restored.checkpoint.meta.config;
+    let metadata = HashMap::from([
+        ("resize".to_string(), trained.model.resize.to_string()),
         (
             "normalize".to_string(),
-            checkpoint.meta.config.training.normalize.to_string(),
+            trained.training.normalize.to_string(),
         ),
         ("source".to_string(), "alexnet-tui".to_string()),
     ]);
-    write_safetensors(out, &model.torch_named_tensors(), &metadata)
+    let tensors = restored.model.torch_named_tensors();
+    let bytes = safetensors_bytes(&tensors, metadata)
+        .map_err(|error| Error::Failed(format!("{}: {error}", restored.path.display())))?;
+    let out = &args.out;
+    crate::files::write_bytes_atomic(out, &bytes)
         .map_err(|error| Error::Failed(format!("{}: cannot write: {error}", out.display())))?;
-    println!(
-        "wrote {} ({} tensors, names as the notebook's nn.Sequential: 0.weight ... 20.bias)",
-        out.display(),
-        16
-    );
+    if let (Some((first, _, _)), Some((last, _, _))) = (tensors.first(), tensors.last()) {
+        println!(
+            "wrote {} ({} tensors, names as the notebook's nn.Sequential: {first} ... {last})",
+            out.display(),
+            tensors.len(),
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes f32 tensors in the safetensors format (a little-endian u64 header length, a JSON header
-/// of names, dtypes, shapes and byte ranges, then the raw data), via a temporary file so that a
-/// failure leaves nothing behind.
-pub fn write_safetensors(
-    out: &Path,
+/// f32 tensors (name, shape, values in row-major order) in the safetensors format, with
+/// `metadata` in its header. A tensor whose values do not fill its shape is refused rather than
+/// written short.
+pub fn safetensors_bytes(
     tensors: &[(String, Vec<usize>, Vec<f32>)],
-    metadata: &BTreeMap<String, String>,
-) -> std::io::Result<()> {
-    let mut header = serde_json::Map::new();
-    header.insert("__metadata__".into(), serde_json::json!(metadata));
-    let mut offset = 0usize;
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>, ExportError> {
+    if tensors.is_empty() {
+        return Err(ExportError::NoWeights);
+    }
+    let mut raw = Vec::with_capacity(tensors.len());
     for (name, shape, values) in tensors {
-        let end = offset + values.len() * 4;
-        header.insert(
-            name.clone(),
-            serde_json::json!({ "dtype": "F32", "shape": shape, "data_offsets": [offset, end] }),
-        );
-        offset = end;
-    }
-    let mut header = serde_json::Value::Object(header).to_string().into_bytes();
-    // The data starts 8-byte aligned.
-    while !(8 + header.len()).is_multiple_of(8) {
-        header.push(b' ');
-    }
-    let tmp = out.with_extension("safetensors.tmp");
-    let result = (|| {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        file.write_all(&(header.len() as u64).to_le_bytes())?;
-        file.write_all(&header)?;
-        for (_, _, values) in tensors {
-            for value in values {
-                file.write_all(&value.to_le_bytes())?;
-            }
+        let expected: usize = shape.iter().product();
+        if values.len() != expected {
+            return Err(ExportError::Incomplete {
+                name: name.clone(),
+                shape: shape.clone(),
+                found: values.len(),
+                expected,
+            });
         }
-        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, out)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        // safetensors stores little-endian values.
+        let bytes: Vec<u8> = values
+            .iter()
+            .flat_map(|value| value.to_le_bytes())
+            .collect();
+        raw.push((name.as_str(), shape.clone(), bytes));
     }
-    result
+    let views = raw
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes).map(|view| (*name, view))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(safetensors::serialize(views, Some(metadata))?)
 }

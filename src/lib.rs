@@ -3,22 +3,43 @@
 //!
 //! Follow one batch: [`data::fashion_mnist`] finds and verifies the bytes, [`data::batcher`] turns
 //! them into a resized tensor, [`model`] runs the network, [`train::worker`] takes the SGD step and
-//! sends a [`train::Event`], which [`tui`] draws or [`headless`] prints.
+//! sends a [`train::Event`]; [`control`] steers the run and [`report`] puts the event in words,
+//! which [`tui`] draws or [`headless`] prints.
+//!
+//! The layers, lowest first (`tests/layers.rs` checks that no module refers to one above it):
+//! - core: [`config`], [`data`], [`model`], [`precision`], [`train`], [`process`], [`files`]
+//! - shared by the front ends and commands: [`session`], [`watch`], [`report`], [`control`],
+//!   [`curves`]
+//! - front ends: [`tui`], [`headless`]; commands: [`bench`], [`inspect`], [`predict`], [`plot`]
+//!   (none of these refers to another)
+//! - [`cli`], and `main.rs` on top.
+//!
+//! Lints are set for every target in Cargo.toml's `[lints]`.
 
-#![forbid(unsafe_code)]
-#![warn(clippy::unwrap_used)]
-
-pub mod bench;
-pub mod cli;
+// core
 pub mod config;
 pub mod data;
-pub mod headless;
-pub mod inspect;
+pub mod files;
 pub mod model;
-pub mod plot;
 pub mod precision;
-pub mod predict;
-pub mod session;
+pub mod process;
 pub mod train;
-pub mod tui;
+
+// shared
+pub mod control;
+pub mod curves;
+pub mod report;
+pub mod session;
 pub mod watch;
+
+// front ends
+pub mod headless;
+pub mod tui;
+
+// commands
+pub mod bench;
+pub mod inspect;
+pub mod plot;
+pub mod predict;
+
+pub mod cli;

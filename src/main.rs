@@ -4,7 +4,8 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use alexnet_tui::cli::{Cli, Commands, TrainArgs};
+use alexnet_tui::cli::{Cli, Commands};
+use alexnet_tui::session::TrainArgs;
 use alexnet_tui::{bench, headless, inspect, plot, predict, session, tui};
 use clap::Parser;
 
@@ -14,12 +15,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => train(cli.train),
         Some(Commands::Train(args)) => train(args),
-        Some(Commands::Summary(args)) => session::summary(&args),
+        Some(Commands::Summary(args)) => inspect::summary(&args),
         Some(Commands::Bench(args)) => bench::run(&args),
-        Some(Commands::Eval(args)) => {
-            inspect::eval(&args.config, &args.checkpoint, args.json, args.precision)
-        }
-        Some(Commands::Export(args)) => inspect::export(&args.config, &args.checkpoint, &args.out),
+        Some(Commands::Eval(args)) => inspect::eval(&args),
+        Some(Commands::Export(args)) => inspect::export(&args),
         Some(Commands::Predict(args)) => predict::run(&args),
         Some(Commands::Plot(args)) => plot::run(&args),
     };
@@ -45,6 +44,8 @@ fn keep_freed_memory() {
         return;
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // The one place the binary needs unsafe code (the crate denies it elsewhere).
+    #[allow(unsafe_code)]
     // SAFETY: mallopt only changes the allocator's tuning parameters, and it runs first thing in
     // main, before any other thread exists (so every later thread shares the one arena).
     unsafe {

@@ -17,6 +17,8 @@
 //! dropout act on the bf16 activations, and the logits are cast back to f32 for the loss. burn's
 //! autodiff differentiates the casts, so every weight gradient reaches the optimizer as f32.
 
+use std::fmt;
+
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -26,7 +28,30 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, FloatDType, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::precision::Compute;
+/// What the convolutions and matrix products compute in, once "auto" is decided
+/// (see `crate::precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compute {
+    #[default]
+    F32,
+    Bf16,
+}
+
+impl Compute {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compute::F32 => "f32",
+            Compute::Bf16 => "bf16",
+        }
+    }
+}
+
+impl fmt::Display for Compute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 pub const NUM_CLASSES: usize = 10;
 pub const HIDDEN: usize = 4096;

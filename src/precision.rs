@@ -8,55 +8,8 @@
 //! 8.0 or above. Without them bf16 is emulated and far slower than f32 (a bf16 matrix product ran
 //! at 0.3 GFLOP/s on an AVX2-only CPU against over 100 for f32).
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
-/// The setting, as `training.precision` and `--precision` name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// Everything in f32 (the notebook).
-    F32,
-    /// Convolutions and matrix products in bf16, everything else f32.
-    Bf16,
-    /// bf16 where the hardware computes it natively, else f32.
-    Auto,
-}
-
-impl fmt::Display for Precision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Precision::F32 => "f32",
-            Precision::Bf16 => "bf16",
-            Precision::Auto => "auto",
-        })
-    }
-}
-
-/// What the convolutions and matrix products compute in, once "auto" is decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compute {
-    #[default]
-    F32,
-    Bf16,
-}
-
-impl Compute {
-    pub fn name(self) -> &'static str {
-        match self {
-            Compute::F32 => "f32",
-            Compute::Bf16 => "bf16",
-        }
-    }
-}
-
-impl fmt::Display for Compute {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::config::Precision;
+pub use crate::model::Compute;
 
 /// The kind of device a run uses, as far as bf16 is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +71,7 @@ pub fn cpu_native_bf16_from(cpuinfo: &str) -> NativeBf16 {
 /// libtorch's answer for the current CUDA device (compute capability 8.0 or above). Untested
 /// here: the machines this was written on have no GPU.
 pub fn cuda_native_bf16() -> NativeBf16 {
-    #[allow(deprecated)] // burn-tch, see train::worker.
+    #[allow(deprecated)] // burn-tch, see train::runtime::device_for.
     let native = burn_tch::cuda_bf16_supported();
     NativeBf16 {
         native,
@@ -192,7 +145,7 @@ pub fn resolve_for(setting: Precision, source: &str, kind: DeviceKind) -> Resolv
 }
 
 /// The kind of device a `training.device` value ends up on ("auto": CUDA when libtorch sees a
-/// GPU, as `train::worker::device_for` decides).
+/// GPU, as `train::runtime::device_for` decides).
 pub fn device_kind(device: &str) -> DeviceKind {
     match crate::config::parse_device(device) {
         Some(crate::config::DeviceChoice::Cuda(_)) => DeviceKind::Cuda,

@@ -8,25 +8,49 @@
 //! mode, then a softmax. A 28x28 grey picture is used as it is, byte for byte, so a Fashion-MNIST
 //! test image saved as PNG gets the probabilities the model gives that test image.
 
-#![allow(deprecated)] // burn-tch's device constructor, see train::worker.
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use burn::module::Module;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
+use clap::Args;
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, ImageFormat, Luma};
 use serde::Serialize;
 
-use crate::cli::PredictArgs;
 use crate::data::batcher::Transform;
 use crate::data::fashion_mnist::{CLASS_NAMES, IMAGE_PIXELS, IMAGE_SIDE};
-use crate::inspect::restore_model;
 use crate::model::{AlexNet, NUM_CLASSES};
-use crate::session::{self, Error};
-use crate::train::worker;
+use crate::session::{self, ConfigArgs, Error};
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Each picture is made grey, inverted if it is dark on light, fitted into 28x28 keeping its aspect ratio and padded with its background, as Fashion-MNIST's images are; then resized and normalized as the checkpoint was trained. Without --dark-on-light or --light-on-dark, a picture whose border is mostly lighter than middle grey is taken as dark on light."
+)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// A checkpoint file, or "latest".
+    #[arg(long, value_name = "PATH|latest")]
+    pub checkpoint: String,
+    /// PNG or JPEG files, of any size.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// The pictures show a dark object on a light background (most photos): invert them.
+    #[arg(long, conflicts_with = "light_on_dark")]
+    pub dark_on_light: bool,
+    /// The pictures show a light object on a dark background (as Fashion-MNIST): never invert.
+    #[arg(long)]
+    pub light_on_dark: bool,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    pub json: bool,
+    /// What the convolutions and matrix products compute in: "f32", "bf16" or "auto" (bf16 where
+    /// the CPU computes it natively). Default: the checkpoint's run's training.precision.
+    #[arg(long, value_enum)]
+    pub precision: Option<crate::precision::Precision>,
+}
 
 /// Which way round a picture's brightness is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,32 +88,53 @@ pub struct Converted {
     pub guessed: bool,
 }
 
-/// Reads a PNG or JPEG file, recognised by its contents whatever its name. Errors name the file
-/// and say what is wrong with it.
-pub fn load_image(path: &Path) -> Result<DynamicImage, String> {
-    let bytes =
-        std::fs::read(path).map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
+/// Why a picture cannot be used. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: a {format} image; predict reads PNG and JPEG files", path.display())]
+    Unsupported { path: PathBuf, format: String },
+    #[error("{}: not a PNG or JPEG image (unrecognised contents)", path.display())]
+    Unrecognised { path: PathBuf },
+    #[error("{}: cannot decode the image: {source}", path.display())]
+    Decode {
+        path: PathBuf,
+        source: image::ImageError,
+    },
+}
+
+/// Reads a PNG or JPEG file, recognised by its contents whatever its name.
+pub fn load_image(path: &Path) -> Result<DynamicImage, ImageError> {
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let format = match image::guess_format(&bytes) {
         Ok(format @ (ImageFormat::Png | ImageFormat::Jpeg)) => format,
         Ok(other) => {
-            let name = other
+            let format = other
                 .extensions_str()
                 .first()
                 .map_or_else(|| format!("{other:?}"), |ext| ext.to_uppercase());
-            return Err(format!(
-                "{}: a {name} image; predict reads PNG and JPEG files",
-                path.display()
-            ));
+            return Err(ImageError::Unsupported {
+                path: path.to_path_buf(),
+                format,
+            });
         }
         Err(_) => {
-            return Err(format!(
-                "{}: not a PNG or JPEG image (unrecognised contents)",
-                path.display()
-            ));
+            return Err(ImageError::Unrecognised {
+                path: path.to_path_buf(),
+            });
         }
     };
-    image::load_from_memory_with_format(&bytes, format)
-        .map_err(|error| format!("{}: cannot decode the image: {error}", path.display()))
+    image::load_from_memory_with_format(&bytes, format).map_err(|source| ImageError::Decode {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The grey picture: transparent pixels are laid over `matte` (0 black, 255 white).
@@ -202,28 +247,38 @@ pub fn to_fashion_mnist(image: &DynamicImage, choice: PolarityChoice) -> Convert
 }
 
 /// Class probabilities for `count` 28x28 images, through the checkpoint's transform and the model
-/// in evaluation mode, as `eval` sees test images.
+/// in evaluation mode, as `eval` sees test images: one row per image.
 pub fn probabilities(
     model: &AlexNet,
     transform: Transform,
     pixels: Vec<u8>,
     count: usize,
     device: &Device,
-) -> Vec<[f32; NUM_CLASSES]> {
+) -> Result<Vec<[f32; NUM_CLASSES]>, Error> {
     let model = model.valid();
     let inputs = transform.images(pixels, count, device);
     let logits: Tensor<2> = model.forward(inputs);
     let values: Vec<f32> = softmax(logits, 1)
         .try_into_vec_as::<f32>()
-        .unwrap_or_default();
-    values
+        .map_err(|error| {
+            Error::Failed(format!(
+                "cannot read the class probabilities back from libtorch: {error:?}"
+            ))
+        })?;
+    if values.len() != count * NUM_CLASSES {
+        return Err(Error::Failed(format!(
+            "the model gave {} probabilities for {count} pictures of {NUM_CLASSES} classes",
+            values.len()
+        )));
+    }
+    Ok(values
         .chunks_exact(NUM_CLASSES)
         .map(|row| {
             let mut out = [0.0; NUM_CLASSES];
             out.copy_from_slice(row);
             out
         })
-        .collect()
+        .collect())
 }
 
 /// The `k` most probable classes, most probable first (ties in class order).
@@ -253,36 +308,27 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode, Error> {
                 (image.width(), image.height()),
                 to_fashion_mnist(&image, choice),
             )),
-            Err(problem) => problems.push(problem),
+            Err(problem) => problems.push(problem.to_string()),
         }
     }
     if !problems.is_empty() {
+        // main prefixes the first line; the others get the same prefix so each reads alone.
         return Err(Error::Failed(problems.join("\nalexnet-tui: ")));
     }
-    let config = session::load_config(&args.config)?;
-    let (checkpoint_path, checkpoint) =
-        session::read_checkpoint("--checkpoint", &args.checkpoint, &config)?;
-    worker::configure_threads(config.training.threads, config.training.interop_threads);
-    let device = Device::libtorch();
-    let precision = crate::inspect::checkpoint_precision(&checkpoint, args.precision);
-    let model =
-        restore_model(&checkpoint, &checkpoint_path, &device)?.with_compute(precision.compute);
-    let trained = &checkpoint.meta.config;
-    let transform = Transform {
-        resize: trained.model.resize,
-        normalize: trained.training.normalize,
-    };
+    let session::Restored {
+        path: checkpoint_path,
+        model,
+        transform,
+        device,
+        precision,
+        ..
+    } = session::restore(&args.config, &args.checkpoint, args.precision)?;
     let pixels: Vec<u8> = pictures
         .iter()
         .flat_map(|(_, _, converted)| converted.pixels.iter().copied())
         .collect();
-    let results = probabilities(&model, transform, pixels, pictures.len(), &device);
-    if results.len() != pictures.len() {
-        return Err(Error::Failed(format!(
-            "{}: the model gave no probabilities",
-            checkpoint_path.display()
-        )));
-    }
+    let results = probabilities(&model, transform, pixels, pictures.len(), &device)
+        .map_err(|error| Error::Failed(format!("{}: {error}", checkpoint_path.display())))?;
     if args.json {
         let files: Vec<serde_json::Value> = pictures
             .iter()

@@ -1,22 +1,68 @@
-//! What every front end does before training: load the config, find and check the checkpoint to
-//! resume from. All of it fails before any work is done, with a message and an exit status.
+//! What the front ends and the commands share before any work starts: the options that name the
+//! config and the run, loading the config, finding and checking a checkpoint (to resume from, or
+//! to look at), and the model a checkpoint holds. All of it fails before any work is done, with a
+//! message and an exit status.
 
-#![allow(deprecated)] // burn-tch's device constructor, see train::worker.
-
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use crate::cli::{ConfigArgs, SummaryArgs, TrainArgs};
+use burn::tensor::Device;
+use clap::Args;
+
 use crate::config::{Config, ConfigError};
-use crate::model::{AlexNetConfig, format_summary, summarize};
-use crate::train::checkpoint::{self, Checkpoint};
+use crate::data::batcher::Transform;
+use crate::model::{AlexNet, AlexNetConfig};
+use crate::precision::{self, Precision, Resolved};
+use crate::train::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::train::runtime;
 
-/// A failure before or outside training. Config and usage errors exit with 2.
-#[derive(Debug)]
+/// Which config to load: every command that reads one takes these options.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ConfigArgs {
+    /// The config file.
+    #[arg(long, default_value = "config.toml")]
+    pub config: PathBuf,
+    /// A named profile ("seed" or "fast"); keys written in the config file still override it.
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+/// How to train: the options of `train`, and of `alexnet-tui` with no command.
+#[derive(Debug, Clone, Args, Default)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Continue a run from a checkpoint file, or from the newest one with "latest".
+    #[arg(long, value_name = "PATH|latest")]
+    pub resume: Option<String>,
+    /// Print progress lines instead of opening the dashboard.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless (or without a terminal): print one JSON object per event.
+    #[arg(long)]
+    pub json: bool,
+    /// In the dashboard, start training at once instead of waiting for a key.
+    #[arg(long)]
+    pub start: bool,
+}
+
+/// A failure before or outside training. A bad config or a bad use of the options exits with 2,
+/// anything else with 1.
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
-    Config(ConfigError),
+    /// The config file cannot be read or is not valid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The command line asks for something that cannot be done as asked.
+    #[error("{0}")]
     Usage(String),
+    /// A checkpoint cannot be read, or its weights do not fit its own model.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Training, evaluation or the data set failed.
+    #[error(transparent)]
+    Training(#[from] crate::train::Error),
+    /// Anything else, already worded for people.
+    #[error("{0}")]
     Failed(String),
 }
 
@@ -24,23 +70,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Usage(_) => 2,
-            Error::Failed(_) => 1,
+            Error::Checkpoint(_) | Error::Training(_) | Error::Failed(_) => 1,
         }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Config(error) => write!(f, "{error}"),
-            Error::Usage(message) | Error::Failed(message) => write!(f, "{message}"),
-        }
-    }
-}
-
-impl From<ConfigError> for Error {
-    fn from(error: ConfigError) -> Self {
-        Error::Config(error)
     }
 }
 
@@ -84,7 +115,7 @@ pub fn read_checkpoint(
     } else {
         PathBuf::from(which)
     };
-    let checkpoint = Checkpoint::read(&path).map_err(|error| Error::Failed(error.to_string()))?;
+    let checkpoint = Checkpoint::read(&path)?;
     Ok((path, checkpoint))
 }
 
@@ -100,26 +131,85 @@ pub fn load_resume(which: &str, config: &Config) -> Result<(PathBuf, Checkpoint)
     Ok((path, checkpoint))
 }
 
-/// `alexnet-tui summary`: the notebook's layer-by-layer print, with parameters and totals.
-pub fn summary(args: &SummaryArgs) -> Result<ExitCode, Error> {
-    let resize = match args.resize {
-        Some(resize) => {
-            let mut config = Config::default();
-            config.model.resize = resize;
-            config
-                .validate()
-                .map_err(|(key, message)| Error::Usage(format!("--resize: {key} {message}")))?;
-            resize
-        }
-        None => load_config(&args.config)?.model.resize,
-    };
-    let device = burn::tensor::Device::libtorch();
+/// The checkpoint's model on `device`, built from the checkpoint's own config (its input size
+/// and dropout), not the config file's, with the checkpoint's weights. `path` names the
+/// checkpoint in messages.
+pub fn restore_model(
+    checkpoint: &Checkpoint,
+    path: &Path,
+    device: &Device,
+) -> Result<AlexNet, Error> {
+    let trained = &checkpoint.meta.config.model;
     let model = AlexNetConfig {
-        resize,
-        dropout: 0.5,
+        resize: trained.resize,
+        dropout: trained.dropout,
     }
-    .init(&device);
-    println!("AlexNet for a [1, 1, {resize}, {resize}] input");
-    print!("{}", format_summary(&summarize(&model, resize, &device)));
-    Ok(ExitCode::SUCCESS)
+    .init(device);
+    Ok(checkpoint::model_from_bytes(
+        model,
+        checkpoint.model.clone(),
+        path,
+    )?)
+}
+
+/// How the checkpoint's model was fed: its own resize and normalization, which any picture or
+/// test image given to it must go through.
+pub fn trained_transform(checkpoint: &Checkpoint) -> Transform {
+    let trained = &checkpoint.meta.config;
+    Transform {
+        resize: trained.model.resize,
+        normalize: trained.training.normalize,
+    }
+}
+
+/// A checkpoint opened for inference on the CPU, as `eval`, `export` and `predict` use it.
+pub struct Restored {
+    /// The config file's settings (threads, data folder, batch sizes), not the checkpoint's.
+    pub config: Config,
+    pub path: PathBuf,
+    pub checkpoint: Checkpoint,
+    pub model: AlexNet,
+    pub transform: Transform,
+    pub device: Device,
+    /// What the model computes in, and why.
+    pub precision: Resolved,
+}
+
+/// The precision a checkpoint's model computes in on the CPU: `--precision` if given, else the
+/// one the checkpoint's run was configured with.
+pub fn checkpoint_precision(checkpoint: &Checkpoint, flag: Option<Precision>) -> Resolved {
+    match flag {
+        Some(setting) => precision::for_device(setting, "--precision", "cpu"),
+        None => precision::for_device(
+            checkpoint.meta.config.training.precision,
+            "the run's training.precision",
+            "cpu",
+        ),
+    }
+}
+
+/// Loads the config, reads the checkpoint named by `--checkpoint` (a path or `latest`), sets
+/// libtorch's threads from the config and restores the model on the CPU, computing in the
+/// precision `--precision` gives (`None`: the checkpoint's run's).
+pub fn restore(
+    config_args: &ConfigArgs,
+    which: &str,
+    precision_flag: Option<Precision>,
+) -> Result<Restored, Error> {
+    let config = load_config(config_args)?;
+    let (path, checkpoint) = read_checkpoint("--checkpoint", which, &config)?;
+    runtime::configure_threads(config.training.threads, config.training.interop_threads);
+    let device = runtime::cpu();
+    let precision = checkpoint_precision(&checkpoint, precision_flag);
+    let model = restore_model(&checkpoint, &path, &device)?.with_compute(precision.compute);
+    let transform = trained_transform(&checkpoint);
+    Ok(Restored {
+        config,
+        path,
+        checkpoint,
+        model,
+        transform,
+        device,
+        precision,
+    })
 }

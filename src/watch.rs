@@ -1,5 +1,5 @@
 //! Watching config.toml: every save is parsed and validated, and the result (a new config or the
-//! error with its line) arrives on a channel. The consumer decides what changes live.
+//! error with its line) arrives on a channel. `control` decides what it means for the run.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use crate::config::{Config, ConfigDiff, ConfigError};
+use crate::config::{Config, ConfigError};
 
 /// The outcome of one save of the file.
 pub type Reload = Result<Config, ConfigError>;
@@ -60,19 +60,4 @@ impl ConfigWatcher {
             .map_err(|e| notify::Error::generic(&e.to_string()))?;
         Ok((ConfigWatcher { _watcher: watcher }, rx))
     }
-}
-
-/// Lines for the message pane or the log, describing a reload against the running config.
-pub fn describe(diff: &ConfigDiff) -> Vec<String> {
-    let mut lines = Vec::new();
-    if diff.is_empty() {
-        lines.push("config.toml saved: nothing changed".to_string());
-    }
-    for change in &diff.live {
-        lines.push(format!("applied at the next batch: {change}"));
-    }
-    for change in &diff.restart {
-        lines.push(format!("pending until the next start: {change}"));
-    }
-    lines
 }

@@ -2,14 +2,12 @@
 //! choosing (VENDORED.md) keep the semantics of burn's defaults: ReLU's gradient through burn's
 //! autodiff, and Bernoulli draws (dropout's masks).
 
-#![allow(deprecated)] // burn-tch's device constructor.
-
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Distribution, Tensor, TensorData};
 
 #[test]
 fn relu_passes_the_gradient_only_where_its_output_is_positive() {
-    let device = Device::libtorch().autodiff();
+    let device = alexnet_tui::train::runtime::cpu().autodiff();
     // Negative, zero, tiny and large inputs, and a NaN (whose gradient passes, as in burn).
     let inputs = [-3.0f32, -1e-30, 0.0, 1e-30, 0.5, 7.0, -0.0, f32::NAN];
     let weights = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
@@ -44,7 +42,7 @@ fn relu_passes_the_gradient_only_where_its_output_is_positive() {
 
 #[test]
 fn bernoulli_draws_are_zeros_and_ones_at_the_asked_rate() {
-    let device = Device::libtorch();
+    let device = alexnet_tui::train::runtime::cpu();
     for prob in [0.5, 0.3, 0.9] {
         let draws: Vec<f32> =
             Tensor::<2>::random([500, 400], Distribution::Bernoulli(prob), &device)

@@ -264,7 +264,7 @@ fn live_and_restart_only_changes_are_told_apart() {
         ["model.resize: 67 -> 96", "training.batch_size: 128 -> 64"]
     );
     let mut running = old.clone();
-    running.apply_live(&new);
+    running.apply_live(&new, None);
     assert_eq!(running.training.learning_rate, 0.01);
     assert_eq!(running.model.resize, 67);
 }

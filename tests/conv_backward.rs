@@ -4,7 +4,7 @@
 //! also handles; and the switch really routes the backward (libtorch's path is counted). The same
 //! holds with the CPU convolutions in the channels-last layout (the default) and contiguous.
 
-#![allow(deprecated)] // burn-tch's device constructor.
+#![allow(deprecated)] // the vendored burn-tch's switches: the crate is deprecated upstream.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -63,7 +63,7 @@ fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
 fn gradients(case: &Case, mode: ConvBackward, layout: ConvLayout) -> Grads {
     assert!(set_conv_backward(mode), "{mode:?} is not available");
     set_conv_layout(layout);
-    let device = Device::libtorch().autodiff();
+    let device = alexnet_tui::train::runtime::cpu().autodiff();
     let x = tensor(case.x, 1, &device).require_grad();
     let weight = tensor(case.weight, 2, &device).require_grad();
     let bias = Tensor::<1>::from_data(

@@ -2,8 +2,6 @@
 //! the same outputs on real test images; `eval` reports a checkpoint's accuracy per class.
 //! Needs the torch environment's Python (`ALEXNET_TORCH_PYTHON`, set by the README's commands).
 
-#![allow(deprecated)] // burn-tch's device constructor.
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,7 +42,7 @@ fn write_checkpoint(dir: &Path, resize: usize) -> (PathBuf, Config) {
     let mut config = Config::default();
     config.model.resize = resize;
     config.training.normalize = false;
-    let device = burn::tensor::Device::libtorch().autodiff();
+    let device = alexnet_tui::train::runtime::cpu().autodiff();
     device.seed(3);
     let model = AlexNetConfig {
         resize,
@@ -86,9 +84,9 @@ fn exported_weights_give_pytorch_the_same_outputs() {
     let batch = batcher::slice(&data.test, 0, 16);
     let images_path = dir.path().join("images.bin");
     std::fs::write(&images_path, &batch.pixels).expect("write images");
-    let device = burn::tensor::Device::libtorch();
+    let device = alexnet_tui::train::runtime::cpu();
     let checkpoint = Checkpoint::read(&checkpoint_path).expect("read checkpoint");
-    let model = alexnet_tui::inspect::restore_model(&checkpoint, &checkpoint_path, &device)
+    let model = alexnet_tui::session::restore_model(&checkpoint, &checkpoint_path, &device)
         .expect("restore");
     let transform = Transform {
         resize,
@@ -186,17 +184,27 @@ fn bad_checkpoints_and_unwritable_outputs_are_clear_errors() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("not an alexnet-tui checkpoint"));
     assert!(!out.exists());
 
+    // Under a file, where no folder can be made (a missing folder would be created, and root
+    // writes through permission bits, so neither makes a reliable failure).
     let (checkpoint_path, _) = write_checkpoint(dir.path(), 65);
+    let unwritable = garbage.join("model.safetensors");
     let output = Command::new(env!("CARGO_BIN_EXE_alexnet-tui"))
         .args(["export", "--checkpoint"])
         .arg(&checkpoint_path)
-        .args(["--out", "/nonexistent-folder/model.safetensors"])
+        .arg("--out")
+        .arg(&unwritable)
         .output()
         .expect("run export");
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("/nonexistent-folder/model.safetensors: cannot write"),
+        stderr.contains(&format!("{}: cannot write", unwritable.display())),
         "{stderr}"
     );
+    assert!(output.stdout.is_empty());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("test folder")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "only the two checkpoints: {left:?}");
 }

@@ -1,8 +1,6 @@
 //! The model is the notebook's: the layer-by-layer shapes at 224 equal the notebook's printout,
 //! the flatten width follows the input size, and the smallest size is enforced.
 
-#![allow(deprecated)] // burn-tch's device constructor.
-
 use alexnet_tui::config::Config;
 use alexnet_tui::model::{AlexNetConfig, flatten_width, format_summary, min_resize, summarize};
 
@@ -32,7 +30,7 @@ Linear output shape: \t\t torch.Size([1, 10])
 ";
 
 fn summary_at(resize: usize) -> Vec<alexnet_tui::model::LayerSummary> {
-    let device = burn::tensor::Device::libtorch();
+    let device = alexnet_tui::train::runtime::cpu();
     let model = AlexNetConfig {
         resize,
         dropout: 0.5,
@@ -154,7 +152,7 @@ fn snapshot_classifies_the_gallery_and_scales_each_filter() {
     let expected: Vec<usize> = (0..10).flat_map(|class| [class, class + 10]).collect();
     assert_eq!(indices, expected);
 
-    let device = burn::tensor::Device::libtorch();
+    let device = alexnet_tui::train::runtime::cpu();
     let model = AlexNetConfig {
         resize: 67,
         dropout: 0.5,
@@ -167,7 +165,8 @@ fn snapshot_classifies_the_gallery_and_scales_each_filter() {
     let moment = Moment::Start {
         epoch_position: 0.0,
     };
-    let taken = snapshot::take(&model, &split, &indices, transform, &device, moment);
+    let taken =
+        snapshot::take(&model, &split, &indices, transform, &device, moment).expect("snapshot");
 
     let mut pixels = Vec::new();
     for &index in &indices {

@@ -1,12 +1,15 @@
 //! `plot` draws a run's metrics.csv into a PNG of the expected size; a folder without metrics.csv
-//! and an output that cannot be written are clear errors that leave no file behind; and a
+//! and an output that cannot be written are clear errors that leave no file behind; what the
+//! training writes is read back point for point, files of earlier versions still plot, and a
 //! finished headless run draws its own curves.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use alexnet_tui::plot::{CURVES_FILE, PLOT_SIZE};
-use alexnet_tui::train::metrics::{BatchRecord, EpochRecord, Evaluation, History};
+use alexnet_tui::curves::{CURVES_FILE, Metrics, PLOT_SIZE, write_run_plot};
+use alexnet_tui::train::metrics::{
+    BatchRecord, EpochRecord, Evaluation, History, METRICS_FILE, TestCheck,
+};
 
 fn plot(args: &[&Path]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_alexnet-tui"))
@@ -21,6 +24,23 @@ fn plot(args: &[&Path]) -> Output {
 fn run_folder(root: &Path) -> PathBuf {
     let dir = root.join("20260101-000000");
     std::fs::create_dir_all(&dir).expect("run folder");
+    three_epochs()
+        .write_csv(&dir.join(METRICS_FILE))
+        .expect("write metrics.csv");
+    dir
+}
+
+fn evaluation(accuracy: f64, loss: f64) -> Evaluation {
+    Evaluation {
+        accuracy,
+        loss,
+        images: 100,
+        confusion: [[0; 10]; 10],
+        seconds: 1.0,
+    }
+}
+
+fn three_epochs() -> History {
     let mut history = History::default();
     for epoch in 0..3 {
         for batch in 0..20 {
@@ -36,27 +56,50 @@ fn run_folder(root: &Path) -> PathBuf {
                 learning_rate: 0.01,
                 images_per_second: 100.0,
                 seconds: 0.3,
+                elapsed_seconds: 0.5 * (step + 1) as f64,
             });
         }
         history.epochs.push(EpochRecord {
             epoch,
             train_loss: 1.0 / (epoch as f64 + 1.0),
             train_accuracy: 0.6 + 0.1 * epoch as f64,
-            test: Some(Evaluation {
-                accuracy: 0.55 + 0.1 * epoch as f64,
-                loss: 1.1 / (epoch as f64 + 1.0),
-                images: 100,
-                confusion: [[0; 10]; 10],
-                seconds: 1.0,
-            }),
+            test: Some(evaluation(
+                0.55 + 0.1 * epoch as f64,
+                1.1 / (epoch as f64 + 1.0),
+            )),
             images_per_second: 100.0,
             elapsed_seconds: 10.0 * (epoch as f64 + 1.0),
+            memory: None,
         });
     }
     history
-        .write_csv(&dir.join("metrics.csv"))
-        .expect("write metrics.csv");
-    dir
+}
+
+/// A run of 469 batches an epoch stopped after batch 292 of its first, tested at batch 200.
+fn stopped_in_its_first_epoch() -> History {
+    let mut history = History::default();
+    for batch in (0..292).step_by(10).chain([291]) {
+        history.batches.push(BatchRecord {
+            epoch: 0,
+            batch,
+            batches_per_epoch: 469,
+            step: batch as u64,
+            images: 128,
+            loss: 2.3 - batch as f64 / 300.0,
+            accuracy: 0.1 + batch as f64 / 500.0,
+            learning_rate: 0.01,
+            images_per_second: 400.0,
+            seconds: 0.32,
+            elapsed_seconds: 0.32 * (batch + 1) as f64,
+        });
+    }
+    history.checks.push(TestCheck {
+        position: 200.0 / 469.0,
+        step: 200,
+        test: evaluation(0.7, 0.8),
+        elapsed_seconds: 70.0,
+    });
+    history
 }
 
 /// Decodes a PNG and counts the pixels close to a colour.
@@ -70,11 +113,12 @@ fn check_png(path: &Path) -> image::RgbImage {
     picture
 }
 
+fn close(pixel: [u8; 3], colour: [u8; 3]) -> bool {
+    pixel.iter().zip(colour).all(|(a, b)| a.abs_diff(b) <= 12)
+}
+
 fn pixels_near(picture: &image::RgbImage, colour: [u8; 3]) -> usize {
-    picture
-        .pixels()
-        .filter(|p| p.0.iter().zip(colour).all(|(a, b)| a.abs_diff(b) <= 12))
-        .count()
+    picture.pixels().filter(|p| close(p.0, colour)).count()
 }
 
 #[test]
@@ -133,15 +177,13 @@ fn missing_metrics_and_unwritable_outputs_are_clear_errors_without_files() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no-such-run: no metrics.csv there"));
 
     let dir = run_folder(root.path());
-    let output = plot(&[
-        &dir,
-        Path::new("--out"),
-        Path::new("/nonexistent-folder/curves.png"),
-    ]);
+    // A folder that cannot be made: a file is in its place.
+    let under_a_file = dir.join(METRICS_FILE).join(CURVES_FILE);
+    let output = plot(&[&dir, Path::new("--out"), &under_a_file]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("/nonexistent-folder/curves.png: cannot write"),
+        stderr.contains(&format!("{}: cannot write", under_a_file.display())),
         "{stderr}"
     );
     // An output that is a folder: the temporary file is written, the rename fails, and the
@@ -169,6 +211,136 @@ fn missing_metrics_and_unwritable_outputs_are_clear_errors_without_files() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("metrics.csv:1: not a metrics.csv"),
+        "{stderr}"
+    );
+    assert!(!dir.join(CURVES_FILE).exists());
+}
+
+#[test]
+fn what_the_training_writes_is_read_back_point_for_point() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(METRICS_FILE);
+    let mut history = three_epochs();
+    history.checks.push(TestCheck {
+        position: 1.5,
+        step: 30,
+        test: evaluation(0.6, 0.9),
+        elapsed_seconds: 15.0,
+    });
+    history.write_csv(&path).expect("write metrics.csv");
+    let metrics = Metrics::read(&path).expect("read metrics.csv");
+
+    let written: Vec<(f64, f64, f64)> = history
+        .batches
+        .iter()
+        .map(|b| (b.epoch_position(), b.loss, b.accuracy))
+        .collect();
+    let read: Vec<(f64, f64, f64)> = metrics
+        .batches
+        .iter()
+        .map(|b| (b.position, b.loss, b.accuracy))
+        .collect();
+    assert_eq!(read, written);
+    let written: Vec<(usize, f64, f64)> = history
+        .epochs
+        .iter()
+        .map(|e| (e.epoch + 1, e.train_loss, e.train_accuracy))
+        .collect();
+    let read: Vec<(usize, f64, f64)> = metrics
+        .epochs
+        .iter()
+        .map(|e| (e.epoch, e.train_loss, e.train_accuracy))
+        .collect();
+    assert_eq!(read, written);
+    let written: Vec<(f64, f64)> = history
+        .test_points()
+        .iter()
+        .map(|p| (p.position, p.accuracy))
+        .collect();
+    assert_eq!(metrics.test_curves().1, written);
+}
+
+#[test]
+fn a_run_stopped_in_its_first_epoch_is_drawn_where_it_stopped() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = root.path().join("20260101-000000");
+    stopped_in_its_first_epoch()
+        .write_csv(&dir.join(METRICS_FILE))
+        .expect("write metrics.csv");
+    let metrics = Metrics::read(&dir.join(METRICS_FILE)).expect("read metrics.csv");
+    let last = metrics.batches.last().expect("batches");
+    // 292 of 469 batches: 0.62 of the epoch, where earlier versions drew 1.0.
+    assert!(
+        (last.position - 292.0 / 469.0).abs() < 1e-9,
+        "{}",
+        last.position
+    );
+    assert_eq!(metrics.tests[0].position, 200.0 / 469.0);
+
+    let out = write_run_plot(&dir).expect("curves drawn");
+    assert_eq!(out, dir.join(CURVES_FILE));
+    let picture = check_png(&out);
+    // The faint per-batch loss line (below the legend, in the left panel) ends about 62% of the
+    // way along the epoch axis, not at its right end.
+    let faint_train = [188, 214, 232];
+    let loss_panel = PLOT_SIZE.0 / 2;
+    let line_end = (0..loss_panel)
+        .rev()
+        .find(|&x| (150..PLOT_SIZE.1 - 60).any(|y| close(picture.get_pixel(x, y).0, faint_train)))
+        .expect("the per-batch loss line");
+    let along = f64::from(line_end) / f64::from(loss_panel);
+    assert!(
+        (0.55..0.75).contains(&along),
+        "ends at {along:.2} of the panel"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("run folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["curves.png", "metrics.csv"], "no temporary file");
+}
+
+#[test]
+fn a_metrics_csv_of_an_earlier_version_still_plots() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = root.path().join("old-run");
+    std::fs::create_dir(&dir).expect("folder");
+    std::fs::write(
+        dir.join(METRICS_FILE),
+        "kind,epoch,batch,step,loss,accuracy,test_loss,test_accuracy,learning_rate,images_per_second,elapsed_seconds
+batch,1,10,9,2.100000,0.200000,,,0.010000,100.00,0.10
+batch,1,20,19,1.500000,0.400000,,,0.010000,100.00,0.10
+test,0.8000,,20,,,1.300000,0.500000,,,1.60
+epoch,1,,,1.700000,0.350000,1.200000,0.550000,,100.00,2.00
+batch,2,5,29,1.000000,0.600000,,,0.010000,100.00,0.10
+",
+    )
+    .expect("write");
+    let output = plot(&[&dir]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let picture = check_png(&dir.join(CURVES_FILE));
+    assert!(pixels_near(&picture, [230, 110, 0]) > 100, "the test curve");
+}
+
+#[test]
+fn a_damaged_metrics_csv_is_named_with_its_line() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = run_folder(root.path());
+    let path = dir.join(METRICS_FILE);
+    let text = std::fs::read_to_string(&path).expect("read");
+    // Cut in the middle of the fifth line, as a crash in an earlier, non-atomic writer could.
+    let fifth: usize = text.lines().take(4).map(|l| l.len() + 1).sum();
+    std::fs::write(&path, &text[..fifth + 20]).expect("write");
+    let output = plot(&[&dir]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{}:5: ", path.display())),
         "{stderr}"
     );
     assert!(!dir.join(CURVES_FILE).exists());

@@ -11,15 +11,17 @@
 //! The short real bf16 training run is in tests/training.rs
 //! (`a_short_bf16_run_learns_far_above_chance`).
 
-#![allow(deprecated)] // burn-tch's device constructor.
+#![allow(deprecated)] // the vendored burn-tch's switches: the crate is deprecated upstream.
 
+use std::path::Path;
 use std::sync::Mutex;
 
 use alexnet_tui::model::{AlexNet, AlexNetConfig};
 use alexnet_tui::precision::Compute;
 use alexnet_tui::train::checkpoint;
+use alexnet_tui::train::runtime::{configure_threads, cpu};
 use alexnet_tui::train::sgd::{FusedSgd, update_counts};
-use alexnet_tui::train::worker::{configure_threads, training_step};
+use alexnet_tui::train::step::training_step;
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -141,7 +143,7 @@ fn loss_and_gradients(
 fn compare_in_layout(layout: ConvLayout) {
     configure_threads(2, 1);
     burn_tch::set_conv_layout(layout);
-    let device = Device::libtorch().autodiff();
+    let device = cpu().autodiff();
     device.seed(3);
     // Dropout off: its masks would differ between the two passes.
     let model = AlexNetConfig {
@@ -218,7 +220,7 @@ fn bf16_gradients_and_loss_match_f32_in_the_contiguous_layout() {
 
 /// One SGD step (Nesterov momentum, weight decay) of `model` in `compute`.
 fn sgd_step(model: AlexNet, optimizer: &mut ModuleOptimizer, compute: Compute) -> AlexNet {
-    let device = Device::libtorch().autodiff();
+    let device = cpu().autodiff();
     let (images, labels) = batch(&device);
     let loss = CrossEntropyLossConfig::new().init(&device);
     let before = update_counts();
@@ -262,7 +264,7 @@ fn weights_and_optimizer_stay_f32_and_checkpoints_cross_precisions() {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     configure_threads(2, 1);
-    let device = Device::libtorch().autodiff();
+    let device = cpu().autodiff();
     device.seed(5);
     let fresh = || {
         let model = AlexNetConfig {
@@ -286,7 +288,8 @@ fn weights_and_optimizer_stay_f32_and_checkpoints_cross_precisions() {
         let state = optimizer.into_bytes().expect("optimizer bytes").to_vec();
 
         // Resume under `second`: the same f32 weights, and the momentum carries on in place.
-        let restored = checkpoint::model_from_bytes(fresh(), weights).expect("weights load");
+        let restored = checkpoint::model_from_bytes(fresh(), weights, Path::new("bf16-test"))
+            .expect("weights load");
         assert_eq!(
             restored.compute(),
             Compute::F32,

@@ -2,8 +2,6 @@
 //! the model gives that test image in evaluation; an inverted copy read as dark on light gets the
 //! same; bad files and checkpoints are named with the reason, and nothing is printed for them.
 
-#![allow(deprecated)] // burn-tch's device constructor.
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -35,7 +33,7 @@ fn write_checkpoint(dir: &Path, meta_resize: usize, weights_resize: usize) -> Pa
     let mut config = Config::default();
     config.model.resize = meta_resize;
     config.training.normalize = true;
-    let device = burn::tensor::Device::libtorch().autodiff();
+    let device = alexnet_tui::train::runtime::cpu().autodiff();
     device.seed(11);
     let model = AlexNetConfig {
         resize: weights_resize,
@@ -88,9 +86,9 @@ fn probabilities(prediction: &serde_json::Value) -> Vec<f64> {
 
 /// The model's probabilities for the first `IMAGES` test images, the way `eval` feeds them.
 fn evaluated_directly(checkpoint_path: &Path, data: &Dataset) -> Vec<Vec<f32>> {
-    let device = burn::tensor::Device::libtorch();
+    let device = alexnet_tui::train::runtime::cpu();
     let checkpoint = Checkpoint::read(checkpoint_path).expect("read checkpoint");
-    let model = alexnet_tui::inspect::restore_model(&checkpoint, checkpoint_path, &device)
+    let model = alexnet_tui::session::restore_model(&checkpoint, checkpoint_path, &device)
         .expect("restore");
     let transform = Transform {
         resize: RESIZE,
@@ -344,7 +342,7 @@ fn the_sample_pictures_are_real_test_images() {
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
-            .unwrap_or_default();
+            .expect("a UTF-8 file name");
         let Some(rest) = name.strip_prefix("test-") else {
             continue;
         };

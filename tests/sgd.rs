@@ -2,10 +2,8 @@
 //! same weights after several steps, with and without momentum and Nesterov, and through its
 //! tensor-operation path; and burn's saved optimizer state resumes in it.
 
-#![allow(deprecated)] // burn-tch's device constructor.
-
+use alexnet_tui::train::runtime::configure_threads;
 use alexnet_tui::train::sgd::FusedSgd;
-use alexnet_tui::train::worker::configure_threads;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -52,7 +50,7 @@ fn max_difference(a: &Linear, b: &Linear) -> f32 {
 
 fn setup() -> (Device, Linear, Tensor<2>) {
     configure_threads(2, 0);
-    let device = Device::libtorch().autodiff();
+    let device = alexnet_tui::train::runtime::cpu().autodiff();
     device.seed(7);
     let model = layer(&device);
     let input = Tensor::<2>::random([32, 600], Distribution::Normal(0.0, 1.0), &device);

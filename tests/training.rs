@@ -5,90 +5,20 @@
 //! These tests need the real data (the README's test command installs Debian's
 //! dataset-fashion-mnist) and libtorch.
 
-#![allow(deprecated)] // burn-tch's device constructor.
-
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use alexnet_tui::config::{Config, OptimizerKind, Precision, Schedule};
 use alexnet_tui::model::AlexNetConfig;
+use alexnet_tui::process::ProcessSampler;
 use alexnet_tui::session;
 use alexnet_tui::train::checkpoint::{self, Checkpoint};
 use alexnet_tui::train::metrics::BatchRecord;
 use alexnet_tui::train::snapshot::Moment;
-use alexnet_tui::train::worker::{self, WorkerHandle, WorkerOptions};
 use alexnet_tui::train::{Command, Event, FinishReason, PauseReason, SaveReason};
-use alexnet_tui::tui::event::ProcessSampler;
 
-fn small_config(runs: &Path) -> Config {
-    let mut config = Config::default();
-    config.model.resize = 65;
-    config.data.train_limit = 640;
-    config.data.test_limit = 200;
-    config.training.batch_size = 64;
-    config.training.epochs = 1.0;
-    config.training.threads = 1;
-    config.training.device = "cpu".into();
-    config.training.target_accuracy = 0.0;
-    // Tests at epoch ends only, unless a test asks for more.
-    config.training.eval_every = 1.0;
-    config.training.eval_from = 0.0;
-    config.training.log_every = 1;
-    config.checkpoint.dir = runs.display().to_string();
-    config.checkpoint.interval_minutes = 0.0;
-    config.checkpoint.keep = 10;
-    config
-}
-
-fn start(config: Config, autostart: bool, resume: Option<(PathBuf, Checkpoint)>) -> WorkerHandle {
-    worker::spawn(WorkerOptions {
-        config,
-        resume,
-        autostart,
-        locations: None,
-    })
-}
-
-/// The next event, failing the test on a worker failure or after `timeout`.
-fn next(handle: &mut WorkerHandle, timeout: Duration) -> Event {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match handle.events.try_recv() {
-            Ok(Event::Failed { message }) => panic!("worker failed: {message}"),
-            Ok(event) => return event,
-            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
-                panic!("worker ended without finishing")
-            }
-            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
-                assert!(Instant::now() < deadline, "no event within {timeout:?}");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    }
-}
-
-/// Events until one matches, returning it.
-fn until(handle: &mut WorkerHandle, timeout: Duration, wanted: impl Fn(&Event) -> bool) -> Event {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let event = next(handle, deadline.saturating_duration_since(Instant::now()));
-        if wanted(&event) {
-            return event;
-        }
-    }
-}
-
-const MINUTE: Duration = Duration::from_secs(60);
-
-/// These tests train on both cores and one of them measures the process's CPU use while paused:
-/// they run one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+mod common;
+use common::{MINUTE, next, serial, small_config, start, until};
 
 #[test]
 fn learns_on_real_data_loss_falls_and_accuracy_is_far_above_chance() {
@@ -161,7 +91,7 @@ fn a_test_inside_an_epoch_that_reaches_the_target_ends_the_run_there_and_saves()
             Event::Batch(_) => batches += 1,
             Event::Evaluating { position } => assert_eq!(position, 0.5),
             Event::Epoch(_) => panic!("the run must end before the epoch does"),
-            Event::Checkpointed { path, reason } => {
+            Event::Checkpointed { path, reason, .. } => {
                 assert_eq!(reason, SaveReason::TargetReached);
                 saved = Some(path);
             }
@@ -187,7 +117,7 @@ fn a_test_inside_an_epoch_that_reaches_the_target_ends_the_run_there_and_saves()
         .nth(2)
         .expect("runs/<id>/checkpoints/<file>");
     let csv = run_dir.join("metrics.csv");
-    let metrics = alexnet_tui::plot::Metrics::read(&csv).expect("metrics.csv");
+    let metrics = alexnet_tui::curves::Metrics::read(&csv).expect("metrics.csv");
     assert_eq!(metrics.tests.len(), 1);
     assert_eq!(metrics.tests[0].test_accuracy, reached.accuracy);
     let _ = handle.thread.join();
@@ -212,7 +142,7 @@ fn a_fractional_run_ends_inside_its_last_epoch_with_a_test_and_extends_on_resume
             Event::Batch(batch) => batches.push(batch),
             Event::Epoch(_) => epochs += 1,
             Event::Tested(check) => checks.push((check.position, batches.len())),
-            Event::Checkpointed { path, reason } => saved = Some((path, reason)),
+            Event::Checkpointed { path, reason, .. } => saved = Some((path, reason)),
             Event::Finished { reason } => {
                 assert_eq!(reason, FinishReason::Completed);
                 break;
@@ -316,7 +246,12 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
             }
         )
     });
-    // Paused: no batches, and (next to) no CPU.
+    // A pause shows the current weights' predictions...
+    let Event::Snapshot(snapshot) = until(&mut handle, MINUTE, |_| true) else {
+        panic!("a pause refreshes the gallery and the filters")
+    };
+    assert!(matches!(snapshot.moment, Moment::Current { .. }));
+    // ...then nothing: no batches, and (next to) no CPU.
     let cpu = cpu_over(Duration::from_millis(1500));
     assert!(cpu < 0.15, "used {cpu:.3} CPU seconds while paused");
     assert!(
@@ -326,7 +261,7 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
 
     // Save while paused.
     handle.commands.send(Command::Save).expect("send");
-    let Event::Checkpointed { path, reason } = until(&mut handle, MINUTE, |e| {
+    let Event::Checkpointed { path, reason, .. } = until(&mut handle, MINUTE, |e| {
         matches!(e, Event::Checkpointed { .. })
     }) else {
         unreachable!()
@@ -336,16 +271,20 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     assert!(path.starts_with(&info.run_dir));
 
     // A live change applies at the next batch.
-    let mut settings = config.live();
-    settings.learning_rate = 0.0123;
+    let mut edited = config.clone();
+    edited.training.learning_rate = 0.0123;
     handle
         .commands
-        .send(Command::Reconfigure(settings.clone()))
+        .send(Command::Reconfigure(Box::new(edited)))
         .expect("send");
     handle.commands.send(Command::Resume).expect("send");
-    until(&mut handle, MINUTE, |e| {
+    let Event::Reconfigured { changes } = until(&mut handle, MINUTE, |e| {
         matches!(e, Event::Reconfigured { .. })
-    });
+    }) else {
+        unreachable!()
+    };
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].key, "training.learning_rate");
     until(&mut handle, MINUTE, |e| matches!(e, Event::Resumed));
     let Event::Batch(batch) = until(&mut handle, MINUTE, |e| matches!(e, Event::Batch(_))) else {
         unreachable!()
@@ -353,7 +292,7 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     assert_eq!(batch.learning_rate, 0.0123);
 
     handle.commands.send(Command::Stop).expect("send");
-    let Event::Checkpointed { path, reason } = until(&mut handle, MINUTE, |e| {
+    let Event::Checkpointed { path, reason, .. } = until(&mut handle, MINUTE, |e| {
         matches!(e, Event::Checkpointed { .. })
     }) else {
         unreachable!()
@@ -374,7 +313,7 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     assert_eq!(
         csv.lines().next(),
         Some(
-            "kind,epoch,batch,step,loss,accuracy,test_loss,test_accuracy,learning_rate,images_per_second,elapsed_seconds"
+            "kind,epoch,batch,batches_per_epoch,position,step,loss,accuracy,test_loss,test_accuracy,learning_rate,images_per_second,batch_seconds,elapsed_seconds"
         )
     );
     assert!(
@@ -389,7 +328,7 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
 #[test]
 fn checkpoint_weights_round_trip_bit_for_bit() {
     let _serial = serial();
-    let device = burn::tensor::Device::libtorch().autodiff();
+    let device = alexnet_tui::train::runtime::cpu().autodiff();
     let config = AlexNetConfig {
         resize: 65,
         dropout: 0.5,
@@ -397,7 +336,7 @@ fn checkpoint_weights_round_trip_bit_for_bit() {
     let model = config.init(&device);
     let bytes = checkpoint::model_to_bytes(&model).expect("serialize");
     let fresh = config.init(&device);
-    let loaded = checkpoint::model_from_bytes(fresh, bytes).expect("load");
+    let loaded = checkpoint::model_from_bytes(fresh, bytes, Path::new("x.ckpt")).expect("load");
     let before = model.torch_named_tensors();
     let after = loaded.torch_named_tensors();
     assert_eq!(before.len(), 16);
@@ -413,7 +352,10 @@ fn checkpoint_weights_round_trip_bit_for_bit() {
     }
     .init(&device);
     let bytes = checkpoint::model_to_bytes(&model).expect("serialize");
-    let error = checkpoint::model_from_bytes(other, bytes).expect_err("shape mismatch");
+    let error = checkpoint::model_from_bytes(other, bytes, Path::new("x.ckpt"))
+        .expect_err("shape mismatch")
+        .to_string();
+    assert!(error.starts_with("x.ckpt: "), "{error}");
     assert!(error.contains("do not fit"), "{error}");
 }
 
@@ -481,6 +423,7 @@ fn stop_and_resume_continues_exactly(runs: &Path, optimizer: OptimizerKind) -> C
             Event::Checkpointed {
                 path,
                 reason: SaveReason::Stop,
+                ..
             } => break path,
             _ => {}
         }
@@ -566,12 +509,16 @@ fn a_non_finite_loss_pauses_and_never_overwrites_a_good_checkpoint() {
     assert!(!loss.is_finite());
     assert_eq!(learning_rate, 10.0);
     handle.commands.send(Command::Save).expect("send");
-    let Event::Warning { message } =
-        until(&mut handle, MINUTE, |e| matches!(e, Event::Warning { .. }))
+    let Event::NotSaved { reason, last_good } =
+        until(&mut handle, MINUTE, |e| matches!(e, Event::NotSaved { .. }))
     else {
         unreachable!()
     };
-    assert!(message.contains("not saving"), "{message}");
+    assert_eq!(reason, SaveReason::Requested);
+    assert_eq!(
+        last_good, None,
+        "the run diverged before its first checkpoint"
+    );
     handle.commands.send(Command::Stop).expect("send");
     until(&mut handle, MINUTE, |e| matches!(e, Event::Finished { .. }));
     let run = std::fs::read_dir(runs.path())
@@ -639,7 +586,7 @@ fn a_short_bf16_run_learns_far_above_chance() {
     config.data.test_limit = 1000;
     config.training.epochs = 2.0;
     config.training.threads = 0;
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let mut handle = start(config, true, None);
     let mut test_accuracy = None;
     let mut losses = Vec::new();
@@ -681,8 +628,9 @@ fn a_short_bf16_run_learns_far_above_chance() {
             resize: 65,
             dropout: 0.5,
         }
-        .init(&burn::tensor::Device::libtorch()),
+        .init(&alexnet_tui::train::runtime::cpu()),
         saved.model,
+        &path,
     )
     .expect("the bf16 run's weights load into an f32 model");
     assert!(

@@ -1,16 +1,19 @@
 //! The dashboard without a terminal: keys to actions to state, config reloads, and named
 //! snapshots of every state rendered on ratatui's TestBackend (times masked).
 
-#![allow(deprecated)] // burn-tch's device constructor.
-
 use std::path::{Path, PathBuf};
 
 use alexnet_tui::config::Config;
+use alexnet_tui::control::Steering;
 use alexnet_tui::model::{AlexNetConfig, summarize};
+use alexnet_tui::process::ProcessStats;
+use alexnet_tui::report::{Reporter, Steer};
 use alexnet_tui::train::metrics::{BatchRecord, EpochRecord, Evaluation, History, TestCheck};
 use alexnet_tui::train::snapshot::{Filters, GalleryItem, Moment, Snapshot};
-use alexnet_tui::train::{Command, Event, FinishReason, PauseReason, ReadyInfo, SaveReason};
-use alexnet_tui::tui::app::{Action, App, BodyView, Confirm, Effect, Msg, Phase, ProcessStats};
+use alexnet_tui::train::{
+    Command, Event, FinishReason, PauseReason, ReadyInfo, SaveFailure, SaveReason, SavedFile,
+};
+use alexnet_tui::tui::app::{Action, App, BodyView, Confirm, Effect, Msg, Phase, Reloaded};
 use alexnet_tui::tui::ui;
 use alexnet_tui::tui::ui::grey;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -25,7 +28,7 @@ fn config() -> Config {
 }
 
 fn ready_info(config: &Config, history: History) -> ReadyInfo {
-    let device = burn::tensor::Device::libtorch();
+    let device = alexnet_tui::train::runtime::cpu();
     let model = AlexNetConfig {
         resize: config.model.resize,
         dropout: 0.5,
@@ -69,6 +72,7 @@ fn batch(epoch: usize, index: usize, loss: f64) -> BatchRecord {
         learning_rate: 0.05,
         images_per_second: 180.0 + (index % 7) as f64,
         seconds: 0.7,
+        elapsed_seconds: 0.7 * (epoch * 469 + index + 1) as f64,
     }
 }
 
@@ -91,16 +95,23 @@ fn epoch(index: usize, test_accuracy: f64) -> EpochRecord {
         }),
         images_per_second: 182.0,
         elapsed_seconds: 330.0 * (index as f64 + 1.0),
+        memory: Some((630_000_000, 790_000_000)),
     }
+}
+
+/// A worker event as the dashboard's event loop hands it over: with its words from the reporter.
+fn worker(event: Event) -> Msg {
+    let lines = Reporter::new(&config(), Steer::Keys).lines(&event);
+    Msg::Worker(Box::new(event), lines)
 }
 
 fn ready_app() -> App {
     let config = config();
     let mut app = App::new(config.clone());
-    app.update(Msg::Worker(Event::Status {
+    app.update(worker(Event::Status {
         message: "loading Fashion-MNIST".into(),
     }));
-    app.update(Msg::Worker(Event::Ready(Box::new(ready_info(
+    app.update(worker(Event::Ready(Box::new(ready_info(
         &config,
         History::default(),
     )))));
@@ -118,29 +129,30 @@ fn training_app() -> App {
         app.update(key(KeyCode::Char('s'))),
         vec![Effect::Send(Command::Start)]
     );
-    app.update(Msg::Worker(Event::Started { epoch: 0, batch: 0 }));
+    app.update(worker(Event::Started { epoch: 0, batch: 0 }));
     for e in 0..2 {
         for i in 0..469 {
             let loss =
                 2.3 * (-((e * 469 + i) as f64) / 300.0).exp() + 0.3 + 0.1 * ((i % 5) as f64 / 5.0);
-            app.update(Msg::Worker(Event::Batch(batch(e, i, loss))));
+            app.update(worker(Event::Batch(batch(e, i, loss))));
         }
-        app.update(Msg::Worker(Event::Evaluating {
+        app.update(worker(Event::Evaluating {
             position: e as f64 + 1.0,
         }));
-        app.update(Msg::Worker(Event::Epoch(Box::new(epoch(
+        app.update(worker(Event::Epoch(Box::new(epoch(
             e,
             0.84 + 0.03 * e as f64,
         )))));
     }
     for i in 0..100 {
-        app.update(Msg::Worker(Event::Batch(batch(2, i, 0.35))));
+        app.update(worker(Event::Batch(batch(2, i, 0.35))));
     }
-    app.update(Msg::Worker(Event::Checkpointed {
+    app.update(worker(Event::Checkpointed {
         path: PathBuf::from(
             "runs/20261129-101500/checkpoints/step-000000938-epoch-003-batch-00000.ckpt",
         ),
         reason: SaveReason::EpochEnd,
+        test_accuracy: Some(0.87),
     }));
     // Freeze the clock so that the header is the same on every run.
     app.elapsed_before = 745.0;
@@ -168,7 +180,7 @@ macro_rules! snapshot {
         insta::with_settings!({
             filters => vec![
                 (r"\d\d:\d\d:\d\d ", "[clock] "),
-                (r"elapsed \S+", "elapsed [time]"),
+                (r"trained \d+(h\d+m|m\d+s|s)", "trained [time]"),
             ],
         }, {
             insta::assert_snapshot!($name, $text);
@@ -198,7 +210,7 @@ fn renders_training_with_history() {
 #[test]
 fn renders_paused_on_a_non_finite_loss() {
     let mut app = training_app();
-    app.update(Msg::Worker(Event::Paused {
+    app.update(worker(Event::Paused {
         reason: PauseReason::NonFiniteLoss {
             loss: f64::NAN,
             learning_rate: 3.0,
@@ -213,7 +225,7 @@ fn renders_paused_on_a_non_finite_loss() {
 #[test]
 fn renders_finished() {
     let mut app = training_app();
-    app.update(Msg::Worker(Event::Finished {
+    app.update(worker(Event::Finished {
         reason: FinishReason::TargetReached,
     }));
     let screen = render(&app, 120, 36);
@@ -225,7 +237,7 @@ fn renders_finished() {
 #[test]
 fn a_test_inside_an_epoch_is_charted_and_marks_when_the_target_was_reached() {
     let mut app = training_app();
-    app.update(Msg::Worker(Event::Evaluating { position: 2.2 }));
+    app.update(worker(Event::Evaluating { position: 2.2 }));
     let mut check = TestCheck {
         position: 2.2,
         step: 1032,
@@ -233,8 +245,8 @@ fn a_test_inside_an_epoch_is_charted_and_marks_when_the_target_was_reached() {
         elapsed_seconds: 700.0,
     };
     check.test.accuracy = 0.881;
-    app.update(Msg::Worker(Event::Tested(Box::new(check))));
-    app.update(Msg::Worker(Event::Finished {
+    app.update(worker(Event::Tested(Box::new(check))));
+    app.update(worker(Event::Finished {
         reason: FinishReason::TargetReached,
     }));
     let points: Vec<(f64, f64)> = app
@@ -254,7 +266,7 @@ fn a_test_inside_an_epoch_is_charted_and_marks_when_the_target_was_reached() {
 #[test]
 fn renders_failed() {
     let mut app = ready_app();
-    app.update(Msg::Worker(Event::Failed {
+    app.update(worker(Event::Failed {
         message: "data/train-images-idx3-ubyte: checksum mismatch".into(),
     }));
     let screen = render(&app, 120, 36);
@@ -303,22 +315,25 @@ fn renders_per_class_results_on_v() {
 fn an_untested_epoch_end_is_listed_and_the_per_class_view_shows_the_latest_test() {
     let mut app = ready_app();
     app.update(key(KeyCode::Char('s')));
-    app.update(Msg::Worker(Event::Started { epoch: 0, batch: 0 }));
+    app.update(worker(Event::Started { epoch: 0, batch: 0 }));
     for i in 0..469 {
-        app.update(Msg::Worker(Event::Batch(batch(0, i, 0.5))));
+        app.update(worker(Event::Batch(batch(0, i, 0.5))));
     }
     // The fast profile's first epoch ends before eval_from: no test, no test point.
-    app.update(Msg::Worker(Event::Epoch(Box::new(EpochRecord {
+    app.update(worker(Event::Epoch(Box::new(EpochRecord {
         test: None,
         ..epoch(0, 0.0)
     }))));
     assert!(app.test_points().is_empty());
-    let screen = render(&app, 120, 36);
-    assert!(screen.contains("epoch 1: train loss 0.6667, not tested (before eval_from)"));
+    let said = &app.messages.back().expect("a message").text;
+    assert!(
+        said.starts_with("epoch 1/3: train loss 0.6667, train accuracy -0.0200, not tested (before training.eval_from)"),
+        "{said}"
+    );
     app.update(key(KeyCode::Char('v')));
     let screen = render(&app, 120, 36);
     assert!(screen.contains("Per class ─") && screen.contains("per-class results appear after"));
-    app.update(Msg::Worker(Event::Tested(Box::new(TestCheck {
+    app.update(worker(Event::Tested(Box::new(TestCheck {
         position: 1.5,
         step: 704,
         test: epoch(1, 0.876).test.expect("epoch() is tested"),
@@ -369,7 +384,7 @@ fn pause_and_resume_follow_the_worker() {
     );
     // The state changes when the worker confirms, not before.
     assert_eq!(app.phase, Phase::Training);
-    app.update(Msg::Worker(Event::Paused {
+    app.update(worker(Event::Paused {
         reason: PauseReason::Requested,
     }));
     assert_eq!(app.phase, Phase::Paused(PauseReason::Requested));
@@ -377,7 +392,7 @@ fn pause_and_resume_follow_the_worker() {
         app.update(key(KeyCode::Char(' '))),
         vec![Effect::Send(Command::Resume)]
     );
-    app.update(Msg::Worker(Event::Resumed));
+    app.update(worker(Event::Resumed));
     assert_eq!(app.phase, Phase::Training);
 }
 
@@ -411,7 +426,7 @@ fn stop_asks_first_and_no_cancels() {
     assert!(!app.quit_when_finished);
     // Stopped: the dashboard stays open with the results.
     assert!(
-        app.update(Msg::Worker(Event::Finished {
+        app.update(worker(Event::Finished {
             reason: FinishReason::Stopped
         }))
         .is_empty()
@@ -430,14 +445,15 @@ fn quit_while_training_asks_saves_and_quits_after_the_worker_finishes() {
     );
     assert!(app.quit_when_finished);
     assert!(
-        app.update(Msg::Worker(Event::Checkpointed {
+        app.update(worker(Event::Checkpointed {
             path: PathBuf::from("x.ckpt"),
-            reason: SaveReason::Stop
+            reason: SaveReason::Stop,
+            test_accuracy: None,
         }))
         .is_empty()
     );
     assert_eq!(
-        app.update(Msg::Worker(Event::Finished {
+        app.update(worker(Event::Finished {
             reason: FinishReason::Stopped
         })),
         vec![Effect::Quit]
@@ -452,7 +468,7 @@ fn quit_when_idle_does_not_ask() {
         vec![Effect::Send(Command::Stop), Effect::Quit]
     );
     let mut app = training_app();
-    app.update(Msg::Worker(Event::Finished {
+    app.update(worker(Event::Finished {
         reason: FinishReason::Completed,
     }));
     assert_eq!(app.update(key(KeyCode::Char('q'))), vec![Effect::Quit]);
@@ -464,7 +480,7 @@ fn ctrl_c_stops_saves_and_quits_without_asking() {
     assert_eq!(app.update(ctrl_c()), vec![Effect::Send(Command::Stop)]);
     assert_eq!(app.phase, Phase::Stopping);
     assert_eq!(
-        app.update(Msg::Worker(Event::Finished {
+        app.update(worker(Event::Finished {
             reason: FinishReason::Stopped
         })),
         vec![Effect::Quit]
@@ -496,7 +512,7 @@ fn resumed_history_is_drawn_at_once() {
     info.position = (1, 0);
     info.resumed_from = Some(PathBuf::from("runs/x/checkpoints/a.ckpt"));
     let mut app = App::new(config);
-    app.update(Msg::Worker(Event::Ready(Box::new(info))));
+    app.update(worker(Event::Ready(Box::new(info))));
     assert_eq!(app.batch_loss.len(), 47);
     assert_eq!(app.epochs.len(), 1);
     assert_eq!(app.position(), (1, 0));
@@ -505,23 +521,33 @@ fn resumed_history_is_drawn_at_once() {
     assert!(screen.contains("best test 0.8000 (epoch 1)"));
 }
 
-fn reload(text: &str) -> Msg {
-    Msg::Reload(Box::new(Config::parse(
-        text,
-        Path::new("config.toml"),
-        None,
-    )))
+/// A save of config.toml as the dashboard's event loop handles it: the controller's steering
+/// decides, the app shows. Returns the commands sent to the worker.
+fn reload(app: &mut App, text: &str) -> Vec<Command> {
+    let mut steering = Steering::new(app.config.clone(), Steer::Keys);
+    let decision = steering.reload(Config::parse(text, Path::new("config.toml"), None));
+    let effects = app.update(Msg::Reloaded(Box::new(Reloaded {
+        lines: decision.lines,
+        config: steering.config().clone(),
+        pending: steering.pending().to_vec(),
+    })));
+    assert!(
+        effects.is_empty(),
+        "a reload asks nothing of the event loop"
+    );
+    decision.commands
 }
 
 #[test]
 fn a_live_edit_is_sent_to_the_worker_and_listed() {
     let mut app = training_app();
-    let effects = app.update(reload(
+    let mut expected = app.config.clone();
+    expected.training.learning_rate = 0.02;
+    let commands = reload(
+        &mut app,
         "[model]\nresize = 67\n[training]\nepochs = 3\nlearning_rate = 0.02\n",
-    ));
-    let mut expected = app.config.live();
-    expected.learning_rate = 0.02;
-    assert_eq!(effects, vec![Effect::Send(Command::Reconfigure(expected))]);
+    );
+    assert_eq!(commands, vec![Command::Reconfigure(Box::new(expected))]);
     assert_eq!(app.config.training.learning_rate, 0.02);
     let last = &app.messages.back().expect("a message").text;
     assert_eq!(
@@ -534,8 +560,8 @@ fn a_live_edit_is_sent_to_the_worker_and_listed() {
 #[test]
 fn a_restart_only_edit_is_shown_as_pending() {
     let mut app = training_app();
-    let effects = app.update(reload("[model]\nresize = 96\n[training]\nepochs = 3\n"));
-    assert!(effects.is_empty());
+    let commands = reload(&mut app, "[model]\nresize = 96\n[training]\nepochs = 3\n");
+    assert!(commands.is_empty());
     assert_eq!(app.config.model.resize, 67);
     assert_eq!(app.pending.len(), 1);
     assert_eq!(app.pending[0].key, "model.resize");
@@ -545,10 +571,11 @@ fn a_restart_only_edit_is_shown_as_pending() {
 #[test]
 fn an_invalid_edit_is_rejected_with_its_line_and_the_old_values_stay() {
     let mut app = training_app();
-    let effects = app.update(reload(
+    let commands = reload(
+        &mut app,
         "[model]\nresize = 67\n[training]\nlearning_rate = -1\n",
-    ));
-    assert!(effects.is_empty());
+    );
+    assert!(commands.is_empty());
     assert_eq!(app.config.training.learning_rate, 0.05);
     let last = &app.messages.back().expect("a message").text;
     assert_eq!(
@@ -641,7 +668,7 @@ fn renders_the_gallery_at_the_minimum_size() {
     let mut app = training_app();
     app.update(key(KeyCode::Char('g')));
     assert!(render(&app, 100, 30).contains("Appears as soon as the model is built"));
-    app.update(Msg::Worker(snapshot_event()));
+    app.update(worker(snapshot_event()));
     let screen = render(&app, ui::MIN_WIDTH, ui::MIN_HEIGHT);
     assert!(screen.contains("predictions after epoch 2 (test accuracy 0.8700): 18 of 20 right"));
     // Three 28-column tiles fit in 100 columns, one row of them in 30 lines: 7 pages.
@@ -677,7 +704,7 @@ fn renders_the_gallery_at_the_minimum_size() {
 #[test]
 fn renders_the_first_layer_filters() {
     let mut app = training_app();
-    app.update(Msg::Worker(snapshot_event()));
+    app.update(worker(snapshot_event()));
     app.update(key(KeyCode::Char('f')));
     let screen = render(&app, ui::MIN_WIDTH, ui::MIN_HEIGHT);
     // 12-column tiles (11 + a gap), 6 lines each: 8 x 4 per page at 100x30.
@@ -720,18 +747,18 @@ fn a_fractional_run_counts_the_batches_of_its_partial_last_epoch() {
     let mut config = config();
     config.training.epochs = 1.25;
     let mut app = App::new(config.clone());
-    app.update(Msg::Worker(Event::Ready(Box::new(ready_info(
+    app.update(worker(Event::Ready(Box::new(ready_info(
         &config,
         History::default(),
     )))));
     app.update(key(KeyCode::Char('s')));
-    app.update(Msg::Worker(Event::Started { epoch: 0, batch: 0 }));
+    app.update(worker(Event::Started { epoch: 0, batch: 0 }));
     for i in 0..469 {
-        app.update(Msg::Worker(Event::Batch(batch(0, i, 1.0))));
+        app.update(worker(Event::Batch(batch(0, i, 1.0))));
     }
-    app.update(Msg::Worker(Event::Epoch(Box::new(epoch(0, 0.86)))));
+    app.update(worker(Event::Epoch(Box::new(epoch(0, 0.86)))));
     for i in 0..50 {
-        app.update(Msg::Worker(Event::Batch(batch(1, i, 0.5))));
+        app.update(worker(Event::Batch(batch(1, i, 0.5))));
     }
     let text = render(&app, 120, 36);
     assert!(
@@ -739,9 +766,9 @@ fn a_fractional_run_counts_the_batches_of_its_partial_last_epoch() {
         "the progress line counts the last epoch's 117 batches:\n{text}"
     );
     for i in 50..117 {
-        app.update(Msg::Worker(Event::Batch(batch(1, i, 0.5))));
+        app.update(worker(Event::Batch(batch(1, i, 0.5))));
     }
-    app.update(Msg::Worker(Event::Finished {
+    app.update(worker(Event::Finished {
         reason: FinishReason::Completed,
     }));
     let text = render(&app, 120, 36);
@@ -749,4 +776,139 @@ fn a_fractional_run_counts_the_batches_of_its_partial_last_epoch() {
         text.contains("epoch 2/1.25 batch 117/117"),
         "a finished fractional run shows its last epoch full:\n{text}"
     );
+}
+
+#[test]
+fn the_full_and_the_compact_layout_are_snapshotted() {
+    let mut app = training_app();
+    let full = render(&app, 140, 45);
+    assert!(full.contains("Layers for a 67x67 input"));
+    assert!(full.contains("Configuration"));
+    snapshot!("training_140x45", full);
+    app.update(Msg::Resize(100, 30));
+    let compact = render(&app, 100, 30);
+    assert!(
+        !compact.contains("Layers for a"),
+        "the layer table gives way"
+    );
+    snapshot!("training_100x30", compact);
+}
+
+#[test]
+fn every_panel_at_the_minimum_size_keeps_its_full_labels() {
+    let mut app = training_app();
+    app.update(Msg::Resize(100, 30));
+    let screen = render(&app, 100, 30);
+    for label in [
+        "images/s now",
+        "images/s average",
+        "per batch of 128",
+        "ETA epoch",
+        "peak RSS",
+        "Configuration",
+        "learning rate 0.05",
+        "weight decay 0.0005  epochs 3",
+        "Messages",
+        "Training loss",
+        "Accuracy: best test 0.8700 (epoch 2)",
+    ] {
+        assert!(
+            screen.contains(label),
+            "{label:?} missing at 100x30:\n{screen}"
+        );
+    }
+    // v brings the layer table back, then the per-class view, then the overview.
+    app.update(key(KeyCode::Char('v')));
+    assert!(render(&app, 100, 30).contains("Layers for a 67x67 input"));
+    app.update(key(KeyCode::Char('v')));
+    assert!(render(&app, 100, 30).contains("Per class"));
+    app.update(key(KeyCode::Char('v')));
+    assert!(render(&app, 100, 30).contains("images/s average"));
+}
+
+#[test]
+fn the_accuracy_chart_draws_the_running_training_accuracy_before_any_test() {
+    let mut app = ready_app();
+    app.update(key(KeyCode::Char('s')));
+    app.update(worker(Event::Started { epoch: 0, batch: 0 }));
+    let before = render(&app, 120, 36);
+    assert!(
+        before.contains("training accuracy appears with the"),
+        "{before}"
+    );
+    for i in 0..60 {
+        app.update(worker(Event::Batch(batch(0, i, 2.0 - i as f64 / 40.0))));
+    }
+    assert_eq!(app.smoothed_accuracy.len(), 60);
+    let after = render(&app, 120, 36);
+    assert!(!after.contains("training accuracy appears"), "{after}");
+    // The chart plots a line: braille dots inside the accuracy panel.
+    let panel = after
+        .lines()
+        .skip_while(|line| !line.contains("┌ Accuracy"))
+        .take(8)
+        .collect::<String>();
+    assert!(
+        panel
+            .chars()
+            .any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+        "{panel}"
+    );
+}
+
+#[test]
+fn the_gallery_shows_the_current_weights_during_training() {
+    let mut app = training_app();
+    let Event::Snapshot(mut snapshot) = snapshot_event() else {
+        unreachable!()
+    };
+    snapshot.moment = Moment::Current {
+        epoch_position: 2.21,
+    };
+    app.update(worker(Event::Snapshot(snapshot)));
+    app.update(key(KeyCode::Char('g')));
+    let screen = render(&app, 120, 36);
+    assert!(
+        screen.contains("with the current weights (epoch 2.21)"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_checkpoint_that_could_not_be_written_is_shown_above_everything_until_a_save_works() {
+    let mut app = training_app();
+    let failure = SaveFailure {
+        file: SavedFile::Checkpoint,
+        path: PathBuf::from("runs/x/checkpoints/step-000001000.ckpt"),
+        reason: SaveReason::EpochEnd,
+        message: "cannot write runs/x/checkpoints/step-000001000.ckpt: No space left on device"
+            .into(),
+        out_of_space: true,
+        newest_saved: Some(PathBuf::from("runs/x/checkpoints/step-000000469.ckpt")),
+        saved_epoch: 1,
+        saved_batch: 0,
+        unsaved_steps: 531,
+    };
+    app.update(worker(Event::SaveFailed(Box::new(failure))));
+    app.update(worker(Event::Paused {
+        reason: PauseReason::SaveFailed {
+            message: "No space left on device".into(),
+        },
+    }));
+    let screen = render(&app, 120, 36);
+    assert!(screen.contains("NOT SAVED"), "{screen}");
+    assert!(screen.contains("press c to save"), "{screen}");
+    assert!(matches!(app.phase, Phase::Paused(_)));
+    // c saves and stays paused; once a checkpoint is written the banner goes.
+    assert_eq!(
+        app.update(key(KeyCode::Char('c'))),
+        vec![Effect::Send(Command::Save)]
+    );
+    app.update(worker(Event::Checkpointed {
+        path: PathBuf::from("runs/x/checkpoints/step-000001000.ckpt"),
+        reason: SaveReason::Requested,
+        test_accuracy: None,
+    }));
+    assert!(!render(&app, 120, 36).contains("NOT SAVED"));
+    assert!(matches!(app.phase, Phase::Paused(_)));
 }

@@ -6,11 +6,10 @@
 //! the batches an uninterrupted one would.
 //!
 //! Layout: magic, format version (u32), then three length-prefixed (u64) sections (metadata JSON,
-//! model record, optimizer record), then the MD5 of everything before it. Files are written to a
-//! temporary name and renamed, so a crash mid-write never replaces the last good checkpoint.
+//! model record, optimizer record), then the MD5 of everything before it. Files are written with
+//! [`crate::files::write_bytes_atomic`], so a crash mid-write never replaces the last good one.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
@@ -94,11 +93,26 @@ pub enum CheckpointError {
     },
     #[error("no checkpoint found under {0}")]
     NoneFound(PathBuf),
+    #[error("{path}: {message}")]
+    Load { path: PathBuf, message: String },
+    #[error("cannot serialize the {what}: {message}")]
+    Serialize { what: &'static str, message: String },
+}
+
+impl CheckpointError {
+    /// Whether the failure was a full disk (or quota), which freeing space can cure.
+    pub fn is_out_of_space(&self) -> bool {
+        matches!(self, CheckpointError::Write { source, .. }
+            if matches!(source.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded))
+    }
 }
 
 impl Checkpoint {
-    pub fn encode(&self) -> Vec<u8> {
-        let meta = serde_json::to_vec(&self.meta).unwrap_or_default();
+    pub fn encode(&self) -> Result<Vec<u8>, CheckpointError> {
+        let meta = serde_json::to_vec(&self.meta).map_err(|error| CheckpointError::Serialize {
+            what: "checkpoint metadata",
+            message: error.to_string(),
+        })?;
         let mut out = Vec::with_capacity(64 + meta.len() + self.model.len() + self.optimizer.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -108,7 +122,7 @@ impl Checkpoint {
         }
         let digest = Md5::digest(&out);
         out.extend_from_slice(&digest);
-        out
+        Ok(out)
     }
 
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, CheckpointError> {
@@ -158,26 +172,14 @@ impl Checkpoint {
         })
     }
 
-    /// Writes atomically: a temporary file in the same folder, synced, then renamed.
+    /// Writes atomically: a crash or a full disk never leaves a half-written checkpoint.
     pub fn write(&self, path: &Path) -> Result<(), CheckpointError> {
-        let write_error = |source| CheckpointError::Write {
-            path: path.to_path_buf(),
-            source,
-        };
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(write_error)?;
-        }
-        let tmp = path.with_extension(format!("{EXTENSION}.tmp"));
-        let result = (|| {
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(&self.encode())?;
-            file.sync_all()?;
-            fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(write_error)
+        crate::files::write_bytes_atomic(path, &self.encode()?).map_err(|source| {
+            CheckpointError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
     }
 
     pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
@@ -190,22 +192,34 @@ impl Checkpoint {
 }
 
 /// The model's weights as bytes (burn's record format; f32 values are stored unchanged).
-pub fn model_to_bytes(model: &AlexNet) -> Result<Vec<u8>, String> {
+pub fn model_to_bytes(model: &AlexNet) -> Result<Vec<u8>, CheckpointError> {
     model
         .clone()
         .into_record()
         .into_bytes()
         .map(|bytes| bytes.to_vec())
-        .map_err(|error| format!("cannot serialize the model: {error}"))
+        .map_err(|error| CheckpointError::Serialize {
+            what: "model weights",
+            message: error.to_string(),
+        })
 }
 
-/// Loads weights saved by [`model_to_bytes`] into a model of the same shape.
-pub fn model_from_bytes(model: AlexNet, bytes: Vec<u8>) -> Result<AlexNet, String> {
+/// Loads weights saved by [`model_to_bytes`] into a model of the same shape; `path` names the
+/// checkpoint in messages.
+pub fn model_from_bytes(
+    model: AlexNet,
+    bytes: Vec<u8>,
+    path: &Path,
+) -> Result<AlexNet, CheckpointError> {
+    let load_error = |message: String| CheckpointError::Load {
+        path: path.to_path_buf(),
+        message,
+    };
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|error| format!("the model weights cannot be read: {error}"))?;
+        .map_err(|error| load_error(format!("the model weights cannot be read: {error}")))?;
     model
         .try_load_record(record)
-        .map_err(|error| format!("the model weights do not fit this model: {error}"))
+        .map_err(|error| load_error(format!("the model weights do not fit this model: {error}")))
 }
 
 fn read_u32(bytes: &[u8], at: &mut usize) -> Option<u32> {
@@ -324,7 +338,7 @@ mod tests {
     #[test]
     fn round_trips() {
         let checkpoint = sample();
-        let bytes = checkpoint.encode();
+        let bytes = checkpoint.encode().expect("encodes");
         assert_eq!(
             Checkpoint::decode(&bytes, Path::new("x")).expect("valid"),
             checkpoint
@@ -333,7 +347,7 @@ mod tests {
 
     #[test]
     fn rejects_corruption_truncation_and_foreign_files() {
-        let bytes = sample().encode();
+        let bytes = sample().encode().expect("encodes");
         let path = Path::new("c.ckpt");
         let mut flipped = bytes.clone();
         let middle = flipped.len() / 2;

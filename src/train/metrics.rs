@@ -1,7 +1,6 @@
 //! What a run has measured so far: logged batches and finished epochs. It travels in every
 //! checkpoint, so a resumed run (and its dashboard) starts with the whole history.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +21,12 @@ pub struct BatchRecord {
     pub accuracy: f64,
     pub learning_rate: f64,
     pub images_per_second: f64,
+    /// How long this batch took.
     pub seconds: f64,
+    /// The run's training time when this batch ended (previous sessions of a resumed run
+    /// included). Checkpoints written before this field existed read it as 0.
+    #[serde(default)]
+    pub elapsed_seconds: f64,
 }
 
 impl BatchRecord {
@@ -72,6 +76,10 @@ pub struct EpochRecord {
     pub images_per_second: f64,
     /// Wall-clock seconds of the run when the epoch ended, evaluation included.
     pub elapsed_seconds: f64,
+    /// The process's resident and peak resident memory in bytes when the epoch ended (none in
+    /// checkpoints of earlier versions, or where the figures cannot be read).
+    #[serde(default)]
+    pub memory: Option<(u64, u64)>,
 }
 
 /// A test of the whole test split inside an epoch (`training.eval_every` below 1). Tests at
@@ -165,74 +173,174 @@ impl History {
         best_test(&self.test_points())
     }
 
-    /// Writes `metrics.csv`: one row per logged batch and one per epoch.
+    /// Writes [`METRICS_FILE`]: one row per logged batch, per test inside an epoch and per epoch
+    /// end, in training order, replacing the file at once (see [`crate::files::write_atomic`]).
     pub fn write_csv(&self, path: &Path) -> std::io::Result<()> {
-        let tmp = path.with_extension("csv.tmp");
-        {
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-            writeln!(
-                out,
-                "kind,epoch,batch,step,loss,accuracy,test_loss,test_accuracy,learning_rate,images_per_second,elapsed_seconds"
-            )?;
-            let mut epochs = self.epochs.iter().peekable();
-            let mut checks = self.checks.iter().peekable();
-            for batch in &self.batches {
-                while let Some(epoch) = epochs.next_if(|e| e.epoch < batch.epoch) {
-                    write_epoch_row(&mut out, epoch)?;
-                }
-                while let Some(check) = checks.next_if(|c| c.step <= batch.step) {
-                    write_check_row(&mut out, check)?;
-                }
-                writeln!(
-                    out,
-                    "batch,{},{},{},{:.6},{:.6},,,{:.6},{:.2},{:.2}",
-                    batch.epoch + 1,
-                    batch.batch + 1,
-                    batch.step,
-                    batch.loss,
-                    batch.accuracy,
-                    batch.learning_rate,
-                    batch.images_per_second,
-                    batch.seconds
-                )?;
+        crate::files::write_atomic(path, |file| {
+            // The header is written even when there are no rows yet (serde would write it with
+            // the first row only).
+            let mut out = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(file);
+            out.write_record(MetricsRow::COLUMNS).map_err(csv_to_io)?;
+            for row in self.csv_rows() {
+                out.serialize(row).map_err(csv_to_io)?;
             }
-            for check in checks {
-                write_check_row(&mut out, check)?;
+            out.flush()
+        })
+    }
+
+    /// The rows of metrics.csv: a test inside an epoch before the first batch trained after it,
+    /// an epoch end before the next epoch's first batch.
+    pub fn csv_rows(&self) -> Vec<MetricsRow> {
+        let mut rows =
+            Vec::with_capacity(self.batches.len() + self.epochs.len() + self.checks.len());
+        let mut epochs = self.epochs.iter().peekable();
+        let mut checks = self.checks.iter().peekable();
+        for batch in &self.batches {
+            while let Some(epoch) = epochs.next_if(|e| e.epoch < batch.epoch) {
+                rows.push(MetricsRow::epoch_end(epoch));
             }
-            for epoch in epochs {
-                write_epoch_row(&mut out, epoch)?;
+            while let Some(check) = checks.next_if(|c| c.step <= batch.step) {
+                rows.push(MetricsRow::test(check));
             }
-            out.flush()?;
+            rows.push(MetricsRow::batch(batch));
         }
-        std::fs::rename(tmp, path)
+        rows.extend(checks.map(MetricsRow::test));
+        rows.extend(epochs.map(MetricsRow::epoch_end));
+        rows
     }
 }
 
-/// An epoch end; its test columns are empty when the epoch was not tested.
-fn write_epoch_row(out: &mut impl Write, epoch: &EpochRecord) -> std::io::Result<()> {
-    let (test_loss, test_accuracy) = epoch.test.as_ref().map_or_else(
-        || (String::new(), String::new()),
-        |test| (format!("{:.6}", test.loss), format!("{:.6}", test.accuracy)),
-    );
-    writeln!(
-        out,
-        "epoch,{},,,{:.6},{:.6},{test_loss},{test_accuracy},,{:.2},{:.2}",
-        epoch.epoch + 1,
-        epoch.train_loss,
-        epoch.train_accuracy,
-        epoch.images_per_second,
-        epoch.elapsed_seconds
-    )
+/// The file in each run folder that [`History::write_csv`] writes and `plot` reads.
+pub const METRICS_FILE: &str = "metrics.csv";
+
+/// What a row of metrics.csv stands for; written as `batch`, `epoch` and `test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowKind {
+    /// A logged training batch.
+    Batch,
+    /// An epoch end: the epoch's mean training figures and, when it was tested, its test.
+    Epoch,
+    /// A test of the whole test split inside an epoch.
+    Test,
 }
 
-/// A test inside an epoch: its epoch column is the position on the epoch axis (1.6000 is 60%
-/// through the second epoch), its step column the steps taken before it.
-fn write_check_row(out: &mut impl Write, check: &TestCheck) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "test,{:.4},,{},,,{:.6},{:.6},,,{:.2}",
-        check.position, check.step, check.test.loss, check.test.accuracy, check.elapsed_seconds
-    )
+/// One row of metrics.csv. The field names, in this order, are its header ([`Self::COLUMNS`]);
+/// `None` is an empty cell, a column that means nothing for the row's kind. README.md's
+/// "metrics.csv" section says what each column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRow {
+    pub kind: RowKind,
+    /// The epoch the row belongs to, from 1; a test's is the epoch it was taken in.
+    pub epoch: usize,
+    /// The batch within its epoch, from 1 (batch rows).
+    pub batch: Option<usize>,
+    pub batches_per_epoch: Option<usize>,
+    /// The row's place on the epoch axis: 1.5 is halfway through the second epoch, 2 its end.
+    pub position: f64,
+    /// Training steps taken since the run began: up to and including a batch, before a test.
+    pub step: Option<u64>,
+    /// Training loss and accuracy: the batch's, or the epoch's mean.
+    pub loss: Option<f64>,
+    pub accuracy: Option<f64>,
+    pub test_loss: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    pub learning_rate: Option<f64>,
+    pub images_per_second: Option<f64>,
+    /// How long the batch took (batch rows).
+    pub batch_seconds: Option<f64>,
+    /// The run's training time when the row was written.
+    pub elapsed_seconds: f64,
+}
+
+impl MetricsRow {
+    /// The header of metrics.csv: the field names in order (a test checks that they agree).
+    pub const COLUMNS: [&str; 14] = [
+        "kind",
+        "epoch",
+        "batch",
+        "batches_per_epoch",
+        "position",
+        "step",
+        "loss",
+        "accuracy",
+        "test_loss",
+        "test_accuracy",
+        "learning_rate",
+        "images_per_second",
+        "batch_seconds",
+        "elapsed_seconds",
+    ];
+
+    fn batch(batch: &BatchRecord) -> MetricsRow {
+        MetricsRow {
+            kind: RowKind::Batch,
+            epoch: batch.epoch + 1,
+            batch: Some(batch.batch + 1),
+            batches_per_epoch: Some(batch.batches_per_epoch),
+            position: batch.epoch_position(),
+            step: Some(batch.step),
+            loss: Some(batch.loss),
+            accuracy: Some(batch.accuracy),
+            test_loss: None,
+            test_accuracy: None,
+            learning_rate: Some(batch.learning_rate),
+            images_per_second: Some(batch.images_per_second),
+            batch_seconds: Some(batch.seconds),
+            elapsed_seconds: batch.elapsed_seconds,
+        }
+    }
+
+    /// An epoch end; its test columns are empty when the epoch was not tested.
+    fn epoch_end(epoch: &EpochRecord) -> MetricsRow {
+        MetricsRow {
+            kind: RowKind::Epoch,
+            epoch: epoch.epoch + 1,
+            batch: None,
+            batches_per_epoch: None,
+            position: (epoch.epoch + 1) as f64,
+            step: None,
+            loss: Some(epoch.train_loss),
+            accuracy: Some(epoch.train_accuracy),
+            test_loss: epoch.test.as_ref().map(|test| test.loss),
+            test_accuracy: epoch.test.as_ref().map(|test| test.accuracy),
+            learning_rate: None,
+            images_per_second: Some(epoch.images_per_second),
+            batch_seconds: None,
+            elapsed_seconds: epoch.elapsed_seconds,
+        }
+    }
+
+    fn test(check: &TestCheck) -> MetricsRow {
+        MetricsRow {
+            kind: RowKind::Test,
+            // Position 1.6 is in the second epoch, and 1.0, the first epoch's last batch, in
+            // the first.
+            epoch: (check.position.ceil() as usize).max(1),
+            batch: None,
+            batches_per_epoch: None,
+            position: check.position,
+            step: Some(check.step),
+            loss: None,
+            accuracy: None,
+            test_loss: Some(check.test.loss),
+            test_accuracy: Some(check.test.accuracy),
+            learning_rate: None,
+            images_per_second: None,
+            batch_seconds: None,
+            elapsed_seconds: check.elapsed_seconds,
+        }
+    }
+}
+
+/// Keeps the kind of an I/O error (a full disk is told apart by the worker).
+fn csv_to_io(error: csv::Error) -> std::io::Error {
+    match error.into_kind() {
+        csv::ErrorKind::Io(error) => error,
+        other => std::io::Error::other(format!("{other:?}")),
+    }
 }
 
 /// Running sums over the batches of the current epoch.
@@ -320,6 +428,7 @@ mod tests {
             test: Some(evaluation(accuracy)),
             images_per_second: 10.0,
             elapsed_seconds: epoch as f64 + 1.0,
+            memory: None,
         }
     }
 
@@ -405,6 +514,7 @@ mod tests {
                 learning_rate: 0.1,
                 images_per_second: 100.0,
                 seconds: 0.1,
+                elapsed_seconds: 5.0 + (epoch * 2 + batch) as f64,
             });
         }
         history.epochs.push(epoch_record(0, 0.6));
@@ -423,6 +533,12 @@ mod tests {
             .map(|l| l.split(',').next().unwrap_or(""))
             .collect();
         assert_eq!(kinds, ["batch", "test", "batch", "epoch", "batch"]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], MetricsRow::COLUMNS.join(","));
+        // The second batch ends the first epoch; the test after the first batch is in epoch 1;
+        // batch_seconds is the batch's duration, elapsed_seconds the run's.
+        assert_eq!(lines[2], "test,1,,,0.5,1,,,0.5,0.55,,,,1.0");
+        assert_eq!(lines[3], "batch,1,2,2,1.0,1,1.0,0.5,,,0.1,100.0,0.1,6.0");
     }
 
     #[test]
@@ -446,9 +562,36 @@ mod tests {
         assert_eq!(
             epoch_rows,
             [
-                "epoch,1,,,1.000000,0.500000,,,,10.00,1.00",
-                "epoch,2,,,1.000000,0.500000,0.500000,0.890000,,10.00,2.00"
+                "epoch,1,,,1.0,,1.0,0.5,,,,10.0,,1.0",
+                "epoch,2,,,2.0,,1.0,0.5,0.5,0.89,,10.0,,2.0"
             ]
         );
+    }
+
+    #[test]
+    fn the_columns_are_the_row_fields_in_order() {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.serialize(MetricsRow::test(&check(0.5, 0.6)))
+            .expect("serialize a row");
+        let bytes = out.into_inner().expect("flush");
+        let text = String::from_utf8(bytes).expect("utf-8");
+        assert_eq!(
+            text.lines().next(),
+            Some(MetricsRow::COLUMNS.join(",").as_str())
+        );
+    }
+
+    #[test]
+    fn an_empty_history_writes_the_header_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(METRICS_FILE);
+        History::default().write_csv(&path).expect("write csv");
+        let text = std::fs::read_to_string(&path).expect("read csv");
+        assert_eq!(text, format!("{}\n", MetricsRow::COLUMNS.join(",")));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("folder")
+            .map(|entry| entry.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, [METRICS_FILE], "no temporary file is left");
     }
 }

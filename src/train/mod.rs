@@ -4,18 +4,43 @@
 
 pub mod checkpoint;
 pub mod metrics;
+pub mod run_dir;
+pub mod runtime;
 pub mod schedule;
 pub mod sgd;
 pub mod snapshot;
+pub mod step;
 pub mod worker;
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::config::LiveSettings;
+use crate::config::{Change, Config};
 use crate::model::LayerSummary;
 use metrics::{BatchRecord, EpochRecord, History, TestCheck};
+
+/// Why training could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Data(#[from] crate::data::fashion_mnist::DataError),
+    #[error(transparent)]
+    Device(#[from] runtime::DeviceError),
+    #[error(transparent)]
+    RunDir(#[from] run_dir::RunDirError),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the config used: {0}")]
+    ConfigText(#[from] toml::ser::Error),
+    #[error("cannot read a result back from libtorch: {0}")]
+    Readback(String),
+}
 
 /// What the front end asks of the worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,8 +52,9 @@ pub enum Command {
     Stop,
     /// Save a checkpoint now and carry on.
     Save,
-    /// New values for the settings that may change while training.
-    Reconfigure(LiveSettings),
+    /// A freshly loaded config: the worker takes the values of the live keys it applies
+    /// ([`crate::config::Applier::Worker`]) and ignores the rest.
+    Reconfigure(Box<Config>),
 }
 
 /// Why training paused.
@@ -40,6 +66,11 @@ pub enum PauseReason {
     NonFiniteLoss {
         loss: f64,
         learning_rate: f64,
+    },
+    /// A checkpoint or metrics.csv could not be written (see [`Event::SaveFailed`]); training
+    /// waits until there is room again.
+    SaveFailed {
+        message: String,
     },
 }
 
@@ -100,13 +131,34 @@ pub enum Event {
     Checkpointed {
         path: PathBuf,
         reason: SaveReason,
+        /// The test accuracy of exactly these weights, when they were just tested.
+        test_accuracy: Option<f64>,
+    },
+    /// Older checkpoints of this run were removed.
+    Pruned {
+        paths: Vec<PathBuf>,
+        why: String,
+    },
+    /// A save was asked for, but the weights diverged: the last good checkpoint stays.
+    NotSaved {
+        reason: SaveReason,
+        last_good: Option<PathBuf>,
+    },
+    /// A checkpoint or metrics.csv could not be written, even after freeing space.
+    SaveFailed(Box<SaveFailure>),
+    /// After a non-finite loss, training went back to the last good checkpoint.
+    RolledBack {
+        path: PathBuf,
+        epoch: usize,
+        batch: usize,
     },
     Paused {
         reason: PauseReason,
     },
     Resumed,
+    /// Live settings the worker took from a [`Command::Reconfigure`], as config.toml writes them.
     Reconfigured {
-        settings: LiveSettings,
+        changes: Vec<Change>,
     },
     /// A problem that did not stop training (e.g. a checkpoint could not be written).
     Warning {
@@ -118,6 +170,32 @@ pub enum Event {
     Failed {
         message: String,
     },
+}
+
+/// Which file could not be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SavedFile {
+    Checkpoint,
+    Metrics,
+}
+
+/// What could not be written, and what is therefore not kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SaveFailure {
+    pub file: SavedFile,
+    pub path: PathBuf,
+    pub reason: SaveReason,
+    pub message: String,
+    /// The disk (or a quota) was full: freeing space and saving again cures it.
+    pub out_of_space: bool,
+    /// The newest checkpoint that was written, if any.
+    pub newest_saved: Option<PathBuf>,
+    /// Where the newest saved checkpoint stands (epoch, batch), and how many training steps
+    /// since then exist only in memory.
+    pub saved_epoch: usize,
+    pub saved_batch: usize,
+    pub unsaved_steps: u64,
 }
 
 /// Everything the front end shows before the first batch.

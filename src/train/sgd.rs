@@ -6,17 +6,18 @@
 //! memory-bound, and they took about a quarter of a training step at 67x67 (measured with
 //! `examples/step_phases.rs`). This optimizer does the same arithmetic per element in a single
 //! loop over the parameter, its gradient and its velocity, in place, split over the intra-op
-//! threads (`burn_tch::sgd_step_in_place`, in the vendored burn-tch, since this crate has no
-//! unsafe code). Its state has the same names as burn's `SgdState`, so a checkpoint written with
+//! threads (`burn_tch::sgd_step_in_place`, in the vendored burn-tch; this file's one unsafe call
+//! guarantees what it needs). Its state has the same names as burn's `SgdState`, so a checkpoint written with
 //! either reads in the other. Tensors that are not libtorch CPU f32 go through the same
 //! arithmetic with burn's tensor operations.
-
-#![allow(deprecated)] // burn-tch's types, see train::worker.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn::optim::{LearningRate, Optimizer, RecordState, StateSink, StateSource, join_path};
 use burn::tensor::{Device, Tensor};
+// The vendored burn-tch is deprecated upstream as a whole crate; this file is where its
+// libtorch tensors are reached directly, so the allowance sits on these items alone.
+#[allow(deprecated)]
 use burn_tch::{LibTorch, SgdStep, TchTensor, sgd_step_in_place};
 
 /// The coefficients; the learning rate comes with every step. Dampening is 0 (PyTorch's default).
@@ -122,12 +123,13 @@ impl Optimizer for FusedSgd {
     }
 }
 
+#[allow(deprecated)]
 fn on_libtorch_cpu<const D: usize>(
     tensor: &Tensor<D>,
     grad: &Tensor<D>,
     velocity: Option<&Tensor<D>>,
 ) -> bool {
-    let cpu = Device::libtorch();
+    let cpu = crate::train::runtime::cpu();
     [Some(tensor), Some(grad), velocity]
         .into_iter()
         .flatten()
@@ -136,6 +138,7 @@ fn on_libtorch_cpu<const D: usize>(
 
 /// The libtorch tensor of `tensor`, contiguous and, if `writable`, not shared with any other
 /// tensor (copied when it is).
+#[allow(deprecated)]
 fn libtorch_tensor<const D: usize>(tensor: Tensor<D>, writable: bool) -> TchTensor {
     let primitive = tensor
         .try_into_primitive::<LibTorch>()
@@ -148,6 +151,7 @@ fn libtorch_tensor<const D: usize>(tensor: Tensor<D>, writable: bool) -> TchTens
 }
 
 impl FusedSgd {
+    #[allow(deprecated)]
     fn step_in_place<const D: usize>(
         &self,
         lr: LearningRate,
@@ -169,12 +173,19 @@ impl FusedSgd {
             weight_decay: self.weight_decay as f32,
             first,
         };
-        let done = sgd_step_in_place(
-            &mut param.tensor,
-            &grad.tensor,
-            velocity.as_mut().map(|v| &mut v.tensor),
-            step,
-        );
+        // SAFETY: `libtorch_tensor(.., true)` returned `param` and a given velocity either with
+        // storage no other burn tensor holds (`can_mut`) or as fresh copies, and a new velocity is
+        // a fresh `zeros_like`; `grad` is a different tensor (the backward pass's output), only
+        // read. So nothing else aliases what is written, as `sgd_step_in_place` requires.
+        #[allow(unsafe_code)]
+        let done = unsafe {
+            sgd_step_in_place(
+                &mut param.tensor,
+                &grad.tensor,
+                velocity.as_mut().map(|v| &mut v.tensor),
+                step,
+            )
+        };
         assert!(
             done,
             "the parameter, its gradient and its velocity differ in size"

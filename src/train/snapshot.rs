@@ -1,6 +1,7 @@
 //! Pictures of what the network sees and has learned: a fixed gallery of test images with the
 //! current predictions, and the first convolution's 96 filters. The worker takes one when it is
-//! ready and after every test pass, so the dashboard shows the predictions and the filters change.
+//! ready, after every test pass, every few seconds while training, and on a pause or a stop, so
+//! the dashboard always shows what the current weights make of the images.
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
@@ -59,6 +60,8 @@ pub enum Moment {
     Start { epoch_position: f64 },
     /// After a test pass.
     Evaluated { epoch_position: f64, accuracy: f64 },
+    /// During training (every few seconds), on a pause and on a stop: the current weights.
+    Current { epoch_position: f64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -93,7 +96,7 @@ pub fn take(
     transform: Transform,
     device: &Device,
     moment: Moment,
-) -> Snapshot {
+) -> Result<Snapshot, crate::train::Error> {
     let model = model.valid();
     let mut pixels = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
     for &index in indices {
@@ -104,14 +107,21 @@ pub fn take(
     } else {
         let inputs = transform.images(pixels.clone(), indices.len(), device);
         let probabilities = softmax(model.forward(inputs), 1);
-        let probabilities: Vec<f32> = probabilities.try_into_vec_as::<f32>().unwrap_or_default();
+        let probabilities: Vec<f32> = probabilities
+            .try_into_vec_as::<f32>()
+            .map_err(|error| readback("the gallery's probabilities", error))?;
+        if probabilities.len() != indices.len() * NUM_CLASSES {
+            return Err(crate::train::Error::Readback(format!(
+                "{} gallery probabilities for {} images",
+                probabilities.len(),
+                indices.len()
+            )));
+        }
         indices
             .iter()
             .enumerate()
             .map(|(row, &index)| {
-                let scores = probabilities
-                    .get(row * NUM_CLASSES..(row + 1) * NUM_CLASSES)
-                    .unwrap_or(&[]);
+                let scores = &probabilities[row * NUM_CLASSES..(row + 1) * NUM_CLASSES];
                 let (predicted, confidence) =
                     scores
                         .iter()
@@ -129,28 +139,34 @@ pub fn take(
             })
             .collect()
     };
-    Snapshot {
+    Ok(Snapshot {
         moment,
         gallery,
-        filters: filters(model.first_layer_filters()),
-    }
+        filters: filters(model.first_layer_filters())?,
+    })
+}
+
+fn readback(what: &str, error: impl std::fmt::Debug) -> crate::train::Error {
+    crate::train::Error::Readback(format!("{what}: {error:?}"))
 }
 
 /// `[count, 1, h, w]` weights to per-filter 0..=255 grey levels.
-fn filters(weights: Tensor<4>) -> Filters {
+fn filters(weights: Tensor<4>) -> Result<Filters, crate::train::Error> {
     let [count, _, height, width] = weights.dims();
-    let values: Vec<f32> = weights.try_into_vec_as::<f32>().unwrap_or_default();
+    let values: Vec<f32> = weights
+        .try_into_vec_as::<f32>()
+        .map_err(|error| readback("the first-layer filters", error))?;
     let size = height * width;
     let mut pixels = Vec::with_capacity(values.len());
     for filter in values.chunks(size.max(1)) {
         pixels.extend(scale_to_grey(filter));
     }
-    Filters {
+    Ok(Filters {
         count,
         height,
         width,
         pixels,
-    }
+    })
 }
 
 /// Min-max scaling to 0..=255; a constant (or non-finite) filter becomes mid-grey.

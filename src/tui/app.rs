@@ -1,21 +1,24 @@
-//! The dashboard's state and how it changes. Keys become [`Action`]s; [`App::update`] is the only
-//! place state changes, and it answers with [`Effect`]s (commands for the worker, quitting) that
-//! the event loop carries out. Nothing here draws or touches libtorch.
+//! The dashboard's state and how it changes. Keys become [`Action`]s (see `keys`);
+//! [`App::update`] is the only place state changes, and it answers with [`Effect`]s (commands for
+//! the worker, quitting) that the event loop carries out. What events and reloads say in words,
+//! and what a reload decides, come from `report` and `control` with each message. Nothing here
+//! draws or touches libtorch.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::KeyEvent;
 
 use crate::config::{Change, Config};
 use crate::data::batcher;
+use crate::process::ProcessStats;
+use crate::report::{self, Level, Line};
 use crate::train::metrics::{
     BatchRecord, Ema, EpochRecord, History, TestCheck, TestPoint, best_test, note_target,
     test_points,
 };
 use crate::train::snapshot::Snapshot;
 use crate::train::{Command, Event, FinishReason, PauseReason, ReadyInfo};
-use crate::watch::{self, Reload};
 
 /// Where the run stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,11 +58,18 @@ impl Phase {
 /// What the right-hand panel shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SideView {
+    /// Throughput and configuration; in the full layout they always show, and this means the
+    /// layer table.
+    Overview,
     /// The layer-by-layer shape table.
     Layers,
     /// Per-class test accuracy and the confusion matrix of the last evaluation.
     Classes,
 }
+
+/// Below this terminal size the dashboard uses its compact layout: the layer table gives way to
+/// throughput and configuration, and `v` brings it back.
+pub const FULL_LAYOUT: (u16, u16) = (116, 36);
 
 /// What the body of the screen shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,32 +116,30 @@ pub enum Effect {
     Quit,
 }
 
-/// Everything the front end receives.
+/// Everything that changes the dashboard's state.
 #[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
-    Worker(Event),
+    /// A worker event with what it says in words (from the controller's reporter).
+    Worker(Box<Event>, Vec<Line>),
     /// The worker's channel closed.
     WorkerGone,
-    Reload(Box<Reload>),
-    Resize,
+    /// config.toml was saved: what the controller made of it.
+    Reloaded(Box<Reloaded>),
+    /// The terminal's new size (columns, rows).
+    Resize(u16, u16),
     /// Once a second: the clock and process figures.
     Tick(ProcessStats),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct ProcessStats {
-    /// CPU use of the whole process, 100 = one core busy.
-    pub cpu_percent: f64,
-    pub resident_bytes: u64,
-    pub peak_resident_bytes: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Info,
-    Warning,
-    Error,
+/// The outcome of a config reload, decided by the controller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reloaded {
+    pub lines: Vec<Line>,
+    /// The running config, live edits applied.
+    pub config: Config,
+    /// Restart-only edits waiting for the next start.
+    pub pending: Vec<Change>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +157,8 @@ pub struct App {
     pub confirm: Option<Confirm>,
     pub help: bool,
     pub side: SideView,
+    /// The terminal's size, which decides the layout and what `v` cycles through.
+    pub size: (u16, u16),
     pub body: BodyView,
     /// Page of the gallery or filters view; the drawing wraps it to the pages that fit.
     pub page: isize,
@@ -163,6 +173,9 @@ pub struct App {
     pub batch_loss: Vec<(f64, f64)>,
     pub smoothed_loss: Vec<(f64, f64)>,
     pub batch_accuracy: Ema,
+    /// (epoch position, smoothed training accuracy) of every batch seen: the accuracy chart
+    /// has a line from the first batches on, long before the first test.
+    pub smoothed_accuracy: Vec<(f64, f64)>,
     loss_ema: Ema,
     pub epochs: Vec<EpochRecord>,
     /// Tests inside epochs.
@@ -176,6 +189,9 @@ pub struct App {
     pub trained_seconds: f64,
     pub stats: ProcessStats,
     pub messages: VecDeque<Message>,
+    /// A checkpoint or metrics.csv that could not be written and was not made good since: shown
+    /// prominently until a save succeeds.
+    pub save_failure: Option<String>,
     /// Training time of earlier sessions plus this one's, excluding pauses.
     pub elapsed_before: f64,
     pub running_since: Option<Instant>,
@@ -192,7 +208,9 @@ impl App {
             phase: Phase::Preparing("starting".into()),
             confirm: None,
             help: false,
-            side: SideView::Layers,
+            side: SideView::Overview,
+            size: (FULL_LAYOUT.0, FULL_LAYOUT.1),
+            smoothed_accuracy: Vec::new(),
             body: BodyView::Dashboard,
             page: 0,
             snapshot: None,
@@ -212,12 +230,18 @@ impl App {
             trained_seconds: 0.0,
             stats: ProcessStats::default(),
             messages: VecDeque::new(),
+            save_failure: None,
             elapsed_before: 0.0,
             running_since: None,
             started_at: Instant::now(),
             quit_when_finished: false,
             dirty: true,
         }
+    }
+
+    /// Whether the terminal is below [`FULL_LAYOUT`].
+    pub fn is_compact(&self) -> bool {
+        self.size.0 < FULL_LAYOUT.0 || self.size.1 < FULL_LAYOUT.1
     }
 
     /// Training seconds so far, pauses excluded.
@@ -289,53 +313,6 @@ impl App {
         }
     }
 
-    /// The key map. Keys that mean nothing in the current state give `None`.
-    pub fn action_for(&self, key: KeyEvent) -> Option<Action> {
-        if key.kind == KeyEventKind::Release {
-            return None;
-        }
-        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
-            return Some(Action::Interrupt);
-        }
-        if self.confirm.is_some() {
-            return match key.code {
-                KeyCode::Char('y' | 'Y') | KeyCode::Enter => Some(Action::Yes),
-                KeyCode::Char('n' | 'N') | KeyCode::Esc => Some(Action::No),
-                _ => None,
-            };
-        }
-        if self.help {
-            return match key.code {
-                KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('h') => Some(Action::ToggleHelp),
-                KeyCode::Char('q') => Some(Action::Quit),
-                _ => None,
-            };
-        }
-        match key.code {
-            KeyCode::Char('s') | KeyCode::Enter => Some(Action::Start),
-            KeyCode::Char('p') | KeyCode::Char(' ') => Some(Action::TogglePause),
-            KeyCode::Char('x') => Some(Action::Stop),
-            KeyCode::Char('c') => Some(Action::Save),
-            KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
-            KeyCode::Char('?') | KeyCode::Char('h') => Some(Action::ToggleHelp),
-            KeyCode::Char('v') | KeyCode::Tab => Some(Action::ToggleView),
-            KeyCode::Char('g') => Some(Action::Show(BodyView::Gallery)),
-            KeyCode::Char('f') => Some(Action::Show(BodyView::Filters)),
-            KeyCode::Char('d') => Some(Action::Show(BodyView::Dashboard)),
-            KeyCode::Right | KeyCode::Char(']') | KeyCode::PageDown
-                if self.body != BodyView::Dashboard =>
-            {
-                Some(Action::Page(1))
-            }
-            KeyCode::Left | KeyCode::Char('[') | KeyCode::PageUp
-                if self.body != BodyView::Dashboard =>
-            {
-                Some(Action::Page(-1))
-            }
-            _ => None,
-        }
-    }
-
     /// The one place state changes.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         self.dirty = true;
@@ -347,7 +324,12 @@ impl App {
                     Vec::new()
                 }
             },
-            Msg::Worker(event) => self.on_worker(event),
+            Msg::Worker(event, lines) => {
+                for line in lines {
+                    self.note(line.level, line.text);
+                }
+                self.on_worker(*event)
+            }
             Msg::WorkerGone => {
                 if !matches!(self.phase, Phase::Finished(_) | Phase::Failed(_)) {
                     self.phase = Phase::Failed("the training worker ended unexpectedly".into());
@@ -357,8 +339,23 @@ impl App {
                 }
                 Vec::new()
             }
-            Msg::Reload(reload) => self.on_reload(*reload),
-            Msg::Resize => Vec::new(),
+            Msg::Reloaded(reloaded) => {
+                let Reloaded {
+                    lines,
+                    config,
+                    pending,
+                } = *reloaded;
+                for line in lines {
+                    self.note(line.level, line.text);
+                }
+                self.config = config;
+                self.pending = pending;
+                Vec::new()
+            }
+            Msg::Resize(columns, rows) => {
+                self.size = (columns, rows);
+                Vec::new()
+            }
             Msg::Tick(stats) => {
                 self.stats = stats;
                 Vec::new()
@@ -366,139 +363,20 @@ impl App {
         }
     }
 
-    fn act(&mut self, action: Action) -> Vec<Effect> {
-        match action {
-            Action::ToggleHelp => {
-                self.help = !self.help;
-                Vec::new()
-            }
-            Action::ToggleView => {
-                self.side = match self.side {
-                    SideView::Layers => SideView::Classes,
-                    SideView::Classes => SideView::Layers,
-                };
-                Vec::new()
-            }
-            Action::Show(view) => {
-                self.body = if self.body == view {
-                    BodyView::Dashboard
-                } else {
-                    view
-                };
-                self.page = 0;
-                Vec::new()
-            }
-            Action::Page(delta) => {
-                self.page += delta;
-                Vec::new()
-            }
-            Action::Start => match self.phase {
-                Phase::Ready => vec![Effect::Send(Command::Start)],
-                Phase::Paused(_) => vec![Effect::Send(Command::Resume)],
-                _ => Vec::new(),
-            },
-            Action::TogglePause => match self.phase {
-                Phase::Training | Phase::Evaluating => vec![Effect::Send(Command::Pause)],
-                Phase::Paused(_) => vec![Effect::Send(Command::Resume)],
-                Phase::Ready => vec![Effect::Send(Command::Start)],
-                _ => Vec::new(),
-            },
-            Action::Save => {
-                if self.phase.is_running() {
-                    self.note(Level::Info, "saving a checkpoint...");
-                    vec![Effect::Send(Command::Save)]
-                } else {
-                    self.note(Level::Warning, "nothing to save: training has not started");
-                    Vec::new()
-                }
-            }
-            Action::Stop => {
-                if self.phase.is_running() {
-                    self.confirm = Some(Confirm::Stop);
-                }
-                Vec::new()
-            }
-            Action::Quit => {
-                if self.phase.is_running() {
-                    self.confirm = Some(Confirm::Quit);
-                    Vec::new()
-                } else if self.phase == Phase::Stopping {
-                    self.quit_when_finished = true;
-                    Vec::new()
-                } else {
-                    self.quit_idle()
-                }
-            }
-            Action::Interrupt => {
-                self.confirm = None;
-                if self.phase.is_running() {
-                    self.quit_when_finished = true;
-                    self.phase = Phase::Stopping;
-                    self.note(Level::Info, "Ctrl-C: saving a checkpoint, then quitting");
-                    vec![Effect::Send(Command::Stop)]
-                } else if self.phase == Phase::Stopping {
-                    self.quit_when_finished = true;
-                    Vec::new()
-                } else {
-                    self.quit_idle()
-                }
-            }
-            Action::Yes => match self.confirm.take() {
-                Some(confirm) if self.phase.is_running() => {
-                    self.quit_when_finished = confirm == Confirm::Quit;
-                    self.phase = Phase::Stopping;
-                    self.note(
-                        Level::Info,
-                        "stopping: finishing the current batch and saving a checkpoint",
-                    );
-                    vec![Effect::Send(Command::Stop)]
-                }
-                Some(Confirm::Quit) => self.quit_idle(),
-                _ => Vec::new(),
-            },
-            Action::No => {
-                self.confirm = None;
-                Vec::new()
-            }
-        }
-    }
-
-    /// Quitting when no training runs: a worker still waiting in Ready is told to stop.
-    fn quit_idle(&mut self) -> Vec<Effect> {
-        match self.phase {
-            Phase::Ready | Phase::Preparing(_) => {
-                vec![Effect::Send(Command::Stop), Effect::Quit]
-            }
-            _ => vec![Effect::Quit],
-        }
-    }
-
+    /// The state an event leaves the dashboard in (its words arrived with it).
     fn on_worker(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Status { message } => self.phase = Phase::Preparing(message),
             Event::Download { file, bytes, total } => {
-                let progress = match total {
-                    Some(total) if total > 0 => {
-                        format!("{:.0}%", 100.0 * bytes as f64 / total as f64)
-                    }
-                    _ => format!("{} kB", bytes / 1000),
-                };
-                self.phase = Phase::Preparing(format!("downloading {file}: {progress}"));
+                self.phase = Phase::Preparing(report::download_progress(&file, bytes, total));
             }
             Event::Ready(info) => self.on_ready(*info),
-            Event::Started { epoch, batch } => {
+            Event::Started { .. } => {
                 self.phase = Phase::Training;
                 self.running_since = Some(Instant::now());
-                self.note(
-                    Level::Info,
-                    format!("training from epoch {}, batch {}", epoch + 1, batch + 1),
-                );
             }
             Event::Batch(batch) => self.on_batch(batch),
-            Event::Evaluating { position } => {
-                self.phase = Phase::Evaluating;
-                self.note(Level::Info, crate::headless::evaluating_line(position));
-            }
+            Event::Evaluating { .. } => self.phase = Phase::Evaluating,
             Event::Tested(check) => {
                 if self.phase == Phase::Evaluating {
                     self.phase = Phase::Training;
@@ -508,63 +386,28 @@ impl App {
                     accuracy: check.test.accuracy,
                     elapsed_seconds: check.elapsed_seconds,
                 });
-                self.note(
-                    Level::Info,
-                    format!(
-                        "epoch {:.2}: test accuracy {:.4}",
-                        check.position, check.test.accuracy
-                    ),
-                );
                 self.checks.push(*check);
             }
             Event::Epoch(record) => {
                 if self.phase == Phase::Evaluating {
                     self.phase = Phase::Training;
                 }
-                let message = match &record.test {
-                    Some(test) => {
-                        self.note_test(TestPoint {
-                            position: record.epoch as f64 + 1.0,
-                            accuracy: test.accuracy,
-                            elapsed_seconds: record.elapsed_seconds,
-                        });
-                        format!(
-                            "epoch {}: test accuracy {:.4}, train loss {:.4}",
-                            record.epoch + 1,
-                            test.accuracy,
-                            record.train_loss
-                        )
-                    }
-                    None => format!(
-                        "epoch {}: train loss {:.4}, not tested (before eval_from)",
-                        record.epoch + 1,
-                        record.train_loss
-                    ),
-                };
-                self.note(Level::Info, message);
+                if let Some(test) = &record.test {
+                    self.note_test(TestPoint {
+                        position: record.epoch as f64 + 1.0,
+                        accuracy: test.accuracy,
+                        elapsed_seconds: record.elapsed_seconds,
+                    });
+                }
                 self.epochs.push(*record);
             }
             Event::Snapshot(snapshot) => self.snapshot = Some(*snapshot),
-            Event::Checkpointed { path, reason } => {
-                self.note(
-                    Level::Info,
-                    format!("checkpoint saved ({reason:?}): {}", path.display()),
-                );
+            Event::Checkpointed { .. } => self.save_failure = None,
+            Event::SaveFailed(failure) => {
+                self.save_failure = Some(report::save_failure(&failure));
             }
             Event::Paused { reason } => {
                 self.pause_clock();
-                if let PauseReason::NonFiniteLoss {
-                    loss,
-                    learning_rate,
-                } = &reason
-                {
-                    self.note(
-                        Level::Error,
-                        format!(
-                            "loss became {loss} at learning rate {learning_rate:.5}: paused. Lower training.learning_rate in config.toml, then resume (p) to continue from the last checkpoint"
-                        ),
-                    );
-                }
                 if self.phase != Phase::Stopping {
                     self.phase = Phase::Paused(reason);
                 }
@@ -575,37 +418,20 @@ impl App {
                 }
                 self.running_since = Some(Instant::now());
             }
-            Event::Reconfigured { settings } => {
-                self.note(
-                    Level::Info,
-                    format!(
-                        "training now uses learning rate {}, momentum {}, weight decay {}, {} epochs",
-                        settings.learning_rate,
-                        settings.momentum,
-                        settings.weight_decay,
-                        settings.epochs
-                    ),
-                );
-            }
-            Event::Warning { message } => self.note(Level::Warning, message),
+            Event::Reconfigured { .. }
+            | Event::Pruned { .. }
+            | Event::NotSaved { .. }
+            | Event::RolledBack { .. }
+            | Event::Warning { .. } => {}
             Event::Finished { reason } => {
                 self.pause_clock();
                 self.phase = Phase::Finished(reason);
-                self.note(
-                    Level::Info,
-                    match reason {
-                        FinishReason::Completed => "finished: all epochs done",
-                        FinishReason::Stopped => "stopped",
-                        FinishReason::TargetReached => "finished: target accuracy reached",
-                    },
-                );
                 if self.quit_when_finished {
                     return vec![Effect::Quit];
                 }
             }
             Event::Failed { message } => {
                 self.pause_clock();
-                self.note(Level::Error, message.clone());
                 self.phase = Phase::Failed(message);
                 if self.quit_when_finished {
                     return vec![Effect::Quit];
@@ -624,26 +450,6 @@ impl App {
     fn on_ready(&mut self, info: ReadyInfo) {
         self.load_history(&info.history);
         self.phase = Phase::Ready;
-        if let Some(path) = &info.resumed_from {
-            self.note(
-                Level::Info,
-                format!(
-                    "resumed {} at epoch {}, batch {}",
-                    path.display(),
-                    info.position.0 + 1,
-                    info.position.1 + 1
-                ),
-            );
-        }
-        self.note(
-            Level::Info,
-            format!(
-                "ready: {} training and {} test images from {}",
-                info.train_images,
-                info.test_images,
-                info.data_source.display()
-            ),
-        );
         self.info = Some(info);
     }
 
@@ -658,8 +464,11 @@ impl App {
         self.target_reached = history.target_reached_at;
     }
 
+    /// The loss and the running training accuracy of a batch, on the epoch axis.
     fn push_loss(&mut self, batch: &BatchRecord) {
         let x = batch.epoch_position();
+        let accuracy = self.batch_accuracy.push(batch.accuracy);
+        self.smoothed_accuracy.push((x, accuracy));
         self.batch_loss.push((x, batch.loss));
         let smooth = self.loss_ema.push(batch.loss);
         self.smoothed_loss.push((x, smooth));
@@ -670,7 +479,6 @@ impl App {
             self.phase = Phase::Training;
         }
         self.push_loss(&batch);
-        self.batch_accuracy.push(batch.accuracy);
         self.recent_speed.push_back(batch.images_per_second);
         while self.recent_speed.len() > SPEED_WINDOW {
             self.recent_speed.pop_front();
@@ -678,30 +486,6 @@ impl App {
         self.trained_images += batch.images as u64;
         self.trained_seconds += batch.seconds;
         self.last_batch = Some(batch);
-    }
-
-    fn on_reload(&mut self, reload: Reload) -> Vec<Effect> {
-        match reload {
-            Err(error) => {
-                self.note(
-                    Level::Error,
-                    format!("config.toml not applied, keeping the old values: {error}"),
-                );
-                Vec::new()
-            }
-            Ok(new) => {
-                let diff = self.config.diff(&new);
-                for line in watch::describe(&diff) {
-                    self.note(Level::Info, line);
-                }
-                self.pending = diff.restart.clone();
-                if diff.live.is_empty() {
-                    return Vec::new();
-                }
-                self.config.apply_live(&new);
-                vec![Effect::Send(Command::Reconfigure(self.config.live()))]
-            }
-        }
     }
 
     /// How often the screen may be redrawn.

@@ -1,12 +1,15 @@
 //! The dashboard: a ratatui view over the training worker.
 //!
 //! `run` sets the terminal up (and guarantees it is restored on every way out, panics included),
-//! then the event loop takes one [`Msg`] at a time, lets [`App::update`] change the state, carries
-//! out the resulting effects, and redraws only when something changed, at most `ui.refresh_hz`
-//! times a second, so that the UI leaves the cores to the training.
+//! then the event loop takes one input at a time, passes worker events and config reloads
+//! through the [`Controller`] (which steers the run and words what happened), lets
+//! [`App::update`] change the state, carries out the resulting effects, and redraws only when
+//! something changed, at most `ui.refresh_hz` times a second, so that the UI leaves the cores
+//! to the training.
 
 pub mod app;
 pub mod event;
+mod keys;
 pub mod theme;
 pub mod ui;
 
@@ -22,10 +25,12 @@ use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend};
 use tokio::sync::mpsc::unbounded_channel;
 
+use crate::control::Controller;
+use crate::report::Steer;
 use crate::session::{Error, Prepared};
-use crate::train::worker::{self, WORKER_THREAD_NAME, WorkerOptions};
-use crate::watch::ConfigWatcher;
-use app::{App, Effect, Phase};
+use crate::train::worker::WORKER_THREAD_NAME;
+use app::{App, Effect, Msg, Phase, Reloaded};
+use event::Input;
 
 pub fn run(prepared: Prepared, autostart: bool) -> Result<ExitCode, Error> {
     install_panic_hook();
@@ -53,7 +58,7 @@ pub fn run(prepared: Prepared, autostart: bool) -> Result<ExitCode, Error> {
         _ => {
             if let Some(info) = &app.info {
                 println!("run {} is in {}", info.run_id, info.run_dir.display());
-                let curves = info.run_dir.join(crate::plot::CURVES_FILE);
+                let curves = info.run_dir.join(crate::curves::CURVES_FILE);
                 if matches!(app.phase, Phase::Finished(_)) && curves.is_file() {
                     println!("curves: {}", curves.display());
                 }
@@ -67,15 +72,6 @@ pub fn run(prepared: Prepared, autostart: bool) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// A finished run draws its loss and accuracy curves next to its metrics.csv.
-fn curves(app: &mut App) {
-    let Some(info) = &app.info else { return };
-    match crate::plot::write_run_plot(&info.run_dir) {
-        Ok(path) => app.note(app::Level::Info, format!("curves: {}", path.display())),
-        Err(error) => app.note(app::Level::Warning, format!("no curves: {error}")),
     }
 }
 
@@ -104,28 +100,15 @@ async fn event_loop<B: Backend>(
     autostart: bool,
 ) -> Result<App, Error> {
     let mut app = App::new(prepared.config.clone());
-    let handle = worker::spawn(WorkerOptions {
-        config: prepared.config,
-        resume: prepared.resume,
-        autostart,
-        locations: None,
-    });
-    let (watcher, reloads) =
-        match ConfigWatcher::new(&prepared.config_path, prepared.profile_override) {
-            Ok((watcher, reloads)) => (Some(watcher), Some(reloads)),
-            Err(error) => {
-                app.note(
-                    app::Level::Warning,
-                    format!(
-                        "cannot watch {}: live edits are off ({error})",
-                        prepared.config_path.display()
-                    ),
-                );
-                (None, None)
-            }
-        };
+    if let Ok(size) = terminal.size() {
+        app.update(Msg::Resize(size.width, size.height));
+    }
+    let (mut controller, inputs, lines) = Controller::launch(prepared, autostart, Steer::Keys);
+    for line in lines {
+        app.note(line.level, line.text);
+    }
     let (tx, mut rx) = unbounded_channel();
-    event::spawn_sources(tx, handle.events, reloads);
+    event::spawn_sources(tx, inputs.events, inputs.reloads);
 
     let mut last_draw: Option<Instant> = None;
     loop {
@@ -137,27 +120,38 @@ async fn event_loop<B: Backend>(
             app.dirty = false;
             last_draw = Some(Instant::now());
         }
-        let msg = if app.dirty {
+        let input = if app.dirty {
             let next = last_draw.map_or_else(Instant::now, |at| at + interval);
             tokio::select! {
-                msg = rx.recv() => msg,
+                input = rx.recv() => input,
                 _ = tokio::time::sleep_until(next.into()) => continue,
             }
         } else {
             rx.recv().await
         };
-        let Some(msg) = msg else { break };
-        let was_finished = matches!(app.phase, Phase::Finished(_));
+        let Some(input) = input else { break };
+        let msg = match input {
+            Input::Key(key) => Msg::Key(key),
+            Input::Worker(event) => {
+                let lines = controller.on_event(&event);
+                Msg::Worker(event, lines)
+            }
+            Input::WorkerGone => Msg::WorkerGone,
+            Input::Reload(reload) => {
+                let lines = controller.on_reload(*reload);
+                Msg::Reloaded(Box::new(Reloaded {
+                    lines,
+                    config: controller.config().clone(),
+                    pending: controller.pending().to_vec(),
+                }))
+            }
+            Input::Resize(columns, rows) => Msg::Resize(columns, rows),
+            Input::Tick(stats) => Msg::Tick(stats),
+        };
         let mut quit = false;
-        let effects = app.update(msg);
-        if !was_finished && matches!(app.phase, Phase::Finished(_)) {
-            curves(&mut app);
-        }
-        for effect in effects {
+        for effect in app.update(msg) {
             match effect {
-                Effect::Send(command) => {
-                    let _ = handle.commands.send(command);
-                }
+                Effect::Send(command) => controller.send(command),
                 Effect::Quit => quit = true,
             }
         }
@@ -165,9 +159,8 @@ async fn event_loop<B: Backend>(
             break;
         }
     }
-    drop(watcher);
     if matches!(app.phase, Phase::Finished(_) | Phase::Failed(_)) {
-        let _ = handle.thread.join();
+        controller.join();
     }
     Ok(app)
 }

@@ -2,7 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::Span;
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
@@ -58,7 +58,7 @@ pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
         .borders(Borders::ALL)
         .title(Span::styled(" Training loss ", theme::TITLE))
         .title_bottom(Span::styled(
-            " dots: batches  yellow: smoothed  magenta: epoch mean ",
+            " dots: batch  yellow: smooth  magenta: epoch mean ",
             theme::DIM,
         ));
     if app.batch_loss.is_empty() {
@@ -148,7 +148,7 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
         Some(point) if target > 0.0 => format!(
             " target {target:.2} reached: epoch {}, {} ",
             epoch_label(point.position),
-            crate::headless::format_duration(point.elapsed_seconds)
+            crate::report::format_duration(point.elapsed_seconds)
         ),
         _ => String::new(),
     };
@@ -156,23 +156,21 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
     if target > 0.0 && app.target_reached.is_none() {
         bottom.push_str(&format!(" red: target {target:.2} "));
     }
-    if let Some(running) = app.batch_accuracy.get() {
-        bottom.push_str(&format!(" batch {running:.3} "));
-    }
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(title, theme::TITLE))
         .title_bottom(Span::styled(bottom, theme::DIM));
-    if tests.is_empty() {
-        let text = match app.batch_accuracy.get() {
-            Some(running) => {
-                format!("running batch accuracy {running:.3}; test accuracy after the first test")
-            }
-            None => "test accuracy appears after the first test".to_string(),
-        };
-        empty(frame, area, block, &text);
+    if tests.is_empty() && app.smoothed_accuracy.is_empty() {
+        empty(
+            frame,
+            area,
+            block,
+            "training accuracy appears with the first batches, test accuracy after the first test",
+        );
         return;
     }
+    // The running (smoothed) training accuracy: a line from the first batches on.
+    let running = thin(&app.smoothed_accuracy, usize::from(area.width) * 2);
     let bounds = epoch_bounds(app);
     let train: Vec<(f64, f64)> = std::iter::once((0.0, 0.1))
         .chain(
@@ -195,6 +193,7 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|e| e.train_accuracy)
         .chain(tests.iter().map(|t| t.accuracy))
+        .chain(running.iter().map(|&(_, accuracy)| accuracy))
         .fold(1.0f64, f64::min)
         .min(if target > 0.0 { target } else { 1.0 });
     let bottom_bound = ((low - 0.05) * 10.0).floor().clamp(0.0, 9.0) / 10.0;
@@ -204,6 +203,15 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
             .graph_type(GraphType::Line)
             .style(Style::default().fg(theme::TARGET))
             .data(&target_line),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(
+                Style::default()
+                    .fg(theme::TRAIN_ACCURACY)
+                    .add_modifier(Modifier::DIM),
+            )
+            .data(&running),
         Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)

@@ -1,13 +1,25 @@
 //! Drawing: one function per panel, each reading [`App`] and nothing else.
 //!
+//! From 116x36 on:
 //! ```text
 //! +-header---------------------------------------------------------------+
 //! | loss chart                                      | layer table         |
-//! +--------------------------+----------------------+                     |
+//! +--------------------------+----------------------+ (or per class, v)   |
 //! | accuracy chart           | throughput           |                     |
 //! +--------------------------+----------------------+---------------------+
 //! | epoch and run gauges, messages                  | configuration       |
 //! +-footer (keys)--------------------------------------------------------+
+//! ```
+//! Smaller (down to 100x30), the layer table gives way, and `v` cycles the right column through
+//! throughput and configuration, the layer table, and the per-class view:
+//! ```text
+//! +-header--------------------------------------------------+
+//! | loss chart                      | throughput            |
+//! +---------------------------------+                       |
+//! | accuracy chart                  +-----------------------+
+//! +---------------------------------+ configuration         |
+//! | epoch and run gauges, messages  |                       |
+//! +-footer (keys)-------------------------------------------+
 //! ```
 
 mod charts;
@@ -22,7 +34,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{App, BodyView, Confirm, SideView};
+use super::app::{App, BodyView, Confirm, FULL_LAYOUT, SideView};
 use super::theme;
 
 /// The smallest terminal the dashboard lays out in.
@@ -58,6 +70,10 @@ pub fn draw(app: &App, frame: &mut Frame) {
 }
 
 fn dashboard(app: &App, frame: &mut Frame, body: Rect) {
+    let body = save_failure(app, frame, body);
+    if body.width < FULL_LAYOUT.0 || body.height + 2 < FULL_LAYOUT.1 {
+        return compact(app, frame, body);
+    }
     let [left, right] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(46)]).areas(body);
     let [loss, middle, bottom] = Layout::vertical([
@@ -79,10 +95,65 @@ fn dashboard(app: &App, frame: &mut Frame, body: Rect) {
     panels::progress(app, frame, progress);
     panels::messages(app, frame, messages);
     match app.side {
-        SideView::Layers => panels::layers(app, frame, layers),
+        SideView::Overview | SideView::Layers => panels::layers(app, frame, layers),
         SideView::Classes => panels::classes(app, frame, layers),
     }
     panels::settings(app, frame, settings);
+}
+
+/// The layout below [`FULL_LAYOUT`]: every panel shown keeps its full labels.
+fn compact(app: &App, frame: &mut Frame, body: Rect) {
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(46)]).areas(body);
+    let [loss, accuracy, bottom] = Layout::vertical([
+        Constraint::Percentage(38),
+        Constraint::Percentage(32),
+        Constraint::Min(5),
+    ])
+    .areas(left);
+    let [progress, messages] =
+        Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(bottom);
+    charts::loss(app, frame, loss);
+    charts::accuracy(app, frame, accuracy);
+    panels::progress(app, frame, progress);
+    panels::messages(app, frame, messages);
+    match app.side {
+        SideView::Overview => {
+            let [throughput, settings] =
+                Layout::vertical([Constraint::Length(10), Constraint::Min(0)]).areas(right);
+            panels::throughput(app, frame, throughput);
+            panels::settings(app, frame, settings);
+        }
+        SideView::Layers => panels::layers(app, frame, right),
+        SideView::Classes => panels::classes(app, frame, right),
+    }
+}
+
+/// A checkpoint that could not be written is shown above everything else until a save
+/// succeeds; returns the area left for the dashboard.
+fn save_failure(app: &App, frame: &mut Frame, body: Rect) -> Rect {
+    let Some(failure) = &app.save_failure else {
+        return body;
+    };
+    let text = format!(
+        "{failure}. Free disk space, then press c to save (training stays paused until p)."
+    );
+    let lines = (text.len() as u16 / body.width.saturating_sub(2).max(1) + 1).min(4);
+    let [banner, rest] =
+        Layout::vertical([Constraint::Length(lines + 2), Constraint::Min(0)]).areas(body);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .style(theme::ERROR)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme::ERROR)
+                    .title(" NOT SAVED "),
+            ),
+        banner,
+    );
+    rest
 }
 
 fn too_small(frame: &mut Frame, area: Rect) {
@@ -121,6 +192,7 @@ const HELP: &[(&str, &str)] = &[
         "v / Tab",
         "switch the right panel: layers / per-class results",
     ),
+    ("", "(below 116x36 also: throughput and configuration)"),
     ("g", "test images with the current predictions"),
     ("f", "the 96 first-layer filters"),
     ("<- / ->", "page through the images or filters"),

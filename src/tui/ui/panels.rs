@@ -8,9 +8,9 @@ use ratatui::widgets::{Block, Borders, Cell, LineGauge, Paragraph, Row, Sparklin
 
 use crate::config::OptimizerKind;
 use crate::data::batcher;
-use crate::headless::format_duration;
 use crate::model::{format_shape, group_thousands};
-use crate::tui::app::{App, BodyView, Level, Phase, SideView};
+use crate::report::{Level, format_clock, format_duration};
+use crate::tui::app::{App, BodyView, Phase, SideView};
 use crate::tui::theme;
 
 fn block(title: &str) -> Block<'static> {
@@ -48,24 +48,43 @@ pub fn header(app: &App, frame: &mut Frame, area: Rect) {
         _ => String::new(),
     };
     spans.push(Span::styled(detail, theme::DIM));
-    if let Some(info) = &app.info {
-        // The precision and, briefly, why: chosen by "auto" or set (the full reason is in the
-        // headless `ready` line).
-        let how = if info.precision_reason.starts_with("auto") {
-            "auto"
-        } else {
-            "set"
-        };
-        spans.push(Span::raw(format!(
-            " | {} x{} threads | {} ({how}) | run {} | profile {}",
-            info.device, info.threads, info.precision, info.run_id, app.config.profile
-        )));
-    }
+    // Training time (pauses excluded) first: a narrow terminal cuts the end off.
     spans.push(Span::raw(format!(
-        " | elapsed {}",
+        " | trained {}",
         format_duration(app.elapsed_seconds())
     )));
+    if let Some(info) = &app.info {
+        // Whole segments only: what does not fit is left out, not cut.
+        let mut used: usize = spans.iter().map(|span| span.content.chars().count()).sum();
+        for segment in [
+            format!(" | run {}", info.run_id),
+            format!(" | {} x{} threads", info.device, info.threads),
+            // The precision and, briefly, why: chosen by "auto" or set (the headless `ready`
+            // line gives the whole reason).
+            format!(
+                " | {} ({})",
+                info.precision,
+                precision_how(&info.precision_reason)
+            ),
+            format!(" | profile {}", app.config.profile),
+        ] {
+            used += segment.chars().count();
+            if used > usize::from(area.width) {
+                break;
+            }
+            spans.push(Span::raw(segment));
+        }
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// "auto" when `training.precision = "auto"` chose the precision, else "set".
+fn precision_how(reason: &str) -> &'static str {
+    if reason.starts_with("auto") {
+        "auto"
+    } else {
+        "set"
+    }
 }
 
 pub fn footer(app: &App, frame: &mut Frame, area: Rect) {
@@ -97,7 +116,9 @@ pub fn footer(app: &App, frame: &mut Frame, area: Rect) {
             (
                 "v",
                 match app.side {
-                    SideView::Layers => "classes",
+                    SideView::Overview if app.is_compact() => "layers",
+                    SideView::Overview | SideView::Layers => "classes",
+                    SideView::Classes if app.is_compact() => "overview",
                     SideView::Classes => "layers",
                 },
             ),
@@ -111,10 +132,12 @@ pub fn footer(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!(" {key} "), theme::KEY));
         spans.push(Span::raw(format!("{what} ")));
     }
-    spans.push(Span::styled(
-        "  edit config.toml to change the learning rate live",
-        theme::DIM,
-    ));
+    // The hint goes last and only where it fits whole.
+    const HINT: &str = "  edit config.toml to change the learning rate live";
+    let used: usize = spans.iter().map(|span| span.content.chars().count()).sum();
+    if used + HINT.len() <= usize::from(area.width) {
+        spans.push(Span::styled(HINT, theme::DIM));
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
@@ -250,7 +273,7 @@ pub fn messages(app: &App, frame: &mut Frame, area: Rect) {
             Level::Warning => theme::WARNING,
             Level::Error => theme::ERROR,
         };
-        let clock = format_clock(message.elapsed.as_secs());
+        let clock = format!("{} ", format_clock(message.elapsed.as_secs()));
         let text: Vec<char> = message.text.chars().collect();
         let first_width = width.saturating_sub(clock.len()).max(1);
         let mut pieces = vec![Line::from(vec![
@@ -275,15 +298,6 @@ pub fn messages(app: &App, frame: &mut Frame, area: Rect) {
     rows.truncate(inner.height as usize);
     rows.reverse();
     frame.render_widget(Paragraph::new(rows).block(outer), area);
-}
-
-fn format_clock(seconds: u64) -> String {
-    format!(
-        "{:02}:{:02}:{:02} ",
-        seconds / 3600,
-        (seconds / 60) % 60,
-        seconds % 60
-    )
 }
 
 pub fn layers(app: &App, frame: &mut Frame, area: Rect) {

@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
 use crate::data::fashion_mnist::{CLASS_NAMES, IMAGE_SIDE};
+use crate::train::metrics::epoch_label;
 use crate::train::snapshot::{GalleryItem, Moment, Snapshot};
 use crate::tui::app::App;
 use crate::tui::theme;
@@ -63,14 +64,10 @@ fn moment_label(moment: &Moment) -> String {
             "after epoch {} (test accuracy {accuracy:.4})",
             epoch_label(epoch_position)
         ),
-    }
-}
-
-fn epoch_label(position: f64) -> String {
-    if position.fract() == 0.0 {
-        format!("{position:.0}")
-    } else {
-        format!("{position:.2}")
+        Moment::Current { epoch_position } => format!(
+            "with the current weights (epoch {})",
+            epoch_label(epoch_position)
+        ),
     }
 }
 

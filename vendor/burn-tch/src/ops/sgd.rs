@@ -30,9 +30,16 @@ fn usable(tensor: &tch::Tensor, numel: usize) -> bool {
 /// (Nesterov) or `velocity`; without momentum `update = d` and `velocity` is not used.
 ///
 /// Returns false, changing nothing, unless every tensor is a contiguous f32 CPU tensor of the
-/// same size and `velocity` is given exactly when `momentum > 0`. The caller must make sure that
-/// `param` and `velocity` share their storage with no other tensor: they are written in place.
-pub fn sgd_step_in_place(
+/// same size and `velocity` is given exactly when `momentum > 0`.
+///
+/// # Safety
+///
+/// `param` and `velocity` are written in place through their data pointers while `grad` is
+/// read. The caller must guarantee that the storage of `param` and of `velocity` is shared
+/// with no other tensor (no view, no shallow clone, not `grad`, not each other) for the
+/// length of the call; tch's `&mut` alone cannot promise that, since tensors share storage
+/// behind shared handles. (alexnet-tui: this was a safe `fn` before; see VENDORED.md.)
+pub unsafe fn sgd_step_in_place(
     param: &mut tch::Tensor,
     grad: &tch::Tensor,
     velocity: Option<&mut tch::Tensor>,
@@ -47,9 +54,8 @@ pub fn sgd_step_in_place(
         return false;
     }
     // SAFETY: all tensors are contiguous f32 CPU tensors of `numel` elements (checked above), so
-    // their data pointers address `numel` f32 each. `param` and `velocity` are borrowed mutably
-    // and, by this function's contract, alias nothing else; `grad` is only read. No other code
-    // touches them before this function returns.
+    // their data pointers address `numel` f32 each. `param` and `velocity` alias nothing else,
+    // by this function's safety contract; `grad` is only read.
     let (p, g, v) = unsafe {
         (
             std::slice::from_raw_parts_mut(param.data_ptr() as *mut f32, numel),

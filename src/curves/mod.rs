@@ -1,0 +1,191 @@
+//! A run's loss and accuracy curves: [`Metrics`] reads a metrics.csv, [`render`] draws it, and
+//! [`write_run_plot`] puts the picture next to the file as `curves.png`. The `plot` command and
+//! the front ends (which draw a finished run's curves) share it.
+//!
+//! metrics.csv is read by its header, so any copy of it plots on its own. Files written before
+//! the `position` column existed (11 columns) are read by `legacy.rs`, which has to infer where
+//! each batch sits. A damaged file is a [`CurvesError`] naming the file and the line, never a
+//! panic.
+
+mod draw;
+mod legacy;
+mod read;
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::train::metrics::{METRICS_FILE, MetricsRow};
+
+pub use draw::{PLOT_SIZE, render};
+
+/// The file a finished run's curves are written to, next to its metrics.csv.
+pub const CURVES_FILE: &str = "curves.png";
+
+#[derive(Debug, Error)]
+pub enum CurvesError {
+    #[error("{0}: no metrics.csv there; plot takes a run folder (runs/<run-id>) or a metrics.csv")]
+    NoMetrics(PathBuf),
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{0}: no batch, test or epoch rows yet, nothing to plot")]
+    Empty(PathBuf),
+    #[error("cannot draw the curves: {0}")]
+    Draw(String),
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// One `batch` row of metrics.csv (epoch and batch counted from 1, as in the file).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchRow {
+    pub epoch: usize,
+    pub batch: usize,
+    pub batches_per_epoch: usize,
+    /// Place on the epoch axis: 1.5 is halfway through the second epoch.
+    pub position: f64,
+    pub step: u64,
+    pub loss: f64,
+    pub accuracy: f64,
+}
+
+/// One `epoch` row of metrics.csv (epoch counted from 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochRow {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    /// The test at the epoch end, `None` for an epoch not tested (before `training.eval_from`).
+    pub test: Option<TestRow>,
+}
+
+/// A test on the epoch axis: a `test` row of metrics.csv, or the test of an epoch end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TestRow {
+    /// Position on the epoch axis (1.6: 60% through the second epoch).
+    pub position: f64,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+}
+
+/// (x, y) points of one line.
+pub type Curve = Vec<(f64, f64)>;
+
+/// What metrics.csv holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metrics {
+    pub batches: Vec<BatchRow>,
+    pub epochs: Vec<EpochRow>,
+    pub tests: Vec<TestRow>,
+}
+
+impl Metrics {
+    /// Parses metrics.csv as `History::write_csv` writes it, or as versions before the
+    /// `position` column wrote it; columns are found by their names.
+    pub fn parse(text: &str, path: &Path) -> Result<Metrics, CurvesError> {
+        let error = |(line, message): read::RowError| CurvesError::Parse {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let header = reader
+            .headers()
+            .map_err(|e| error(read::csv_error(&e)))?
+            .clone();
+        if header.iter().all(str::is_empty) {
+            return Err(CurvesError::Empty(path.to_path_buf()));
+        }
+        let metrics = if header.iter().any(|name| name == "position") {
+            read::require(&header, &MetricsRow::COLUMNS).map_err(error)?;
+            read::from_rows(read::rows(&mut reader, &header).map_err(error)?).map_err(error)?
+        } else {
+            read::require(&header, &legacy::COLUMNS).map_err(error)?;
+            legacy::from_rows(read::rows(&mut reader, &header).map_err(error)?).map_err(error)?
+        };
+        if metrics.batches.is_empty() && metrics.epochs.is_empty() && metrics.tests.is_empty() {
+            return Err(CurvesError::Empty(path.to_path_buf()));
+        }
+        Ok(metrics)
+    }
+
+    pub fn read(path: &Path) -> Result<Metrics, CurvesError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CurvesError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Metrics::parse(&text, path)
+    }
+
+    /// Test loss and accuracy on the epoch axis, epoch ends and tests inside epochs in order.
+    pub fn test_curves(&self) -> (Curve, Curve) {
+        let mut tests: Vec<TestRow> = self
+            .epochs
+            .iter()
+            .filter_map(|e| e.test)
+            .chain(self.tests.iter().copied())
+            .collect();
+        tests.sort_by(|a, b| a.position.total_cmp(&b.position));
+        tests
+            .iter()
+            .map(|t| ((t.position, t.test_loss), (t.position, t.test_accuracy)))
+            .unzip()
+    }
+
+    /// The right end of the epoch axis: the last row's position, at least one epoch.
+    pub fn last_position(&self) -> f64 {
+        self.batches
+            .iter()
+            .map(|row| row.position)
+            .chain(self.epochs.iter().map(|row| row.epoch as f64))
+            .chain(self.tests.iter().map(|row| row.position))
+            .fold(1.0, f64::max)
+    }
+}
+
+/// Draws `metrics_path` (a metrics.csv) into the PNG `out`; the title names the run folder.
+pub fn plot_metrics(metrics_path: &Path, out: &Path) -> Result<(), CurvesError> {
+    let metrics = Metrics::read(metrics_path)?;
+    let run = metrics_path
+        .parent()
+        .and_then(Path::file_name)
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let title = if run.is_empty() {
+        "alexnet-tui".to_string()
+    } else {
+        format!("alexnet-tui run {run}")
+    };
+    let png = draw::encode_png(render(&metrics, &title)?)?;
+    // A failure leaves neither a partial PNG nor the temporary file.
+    crate::files::write_bytes_atomic(out, &png).map_err(|source| CurvesError::Write {
+        path: out.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `curves.png` next to a run's metrics.csv and returns its path. Called when a run ends,
+/// by the dashboard and the headless runner.
+pub fn write_run_plot(run_dir: &Path) -> Result<PathBuf, CurvesError> {
+    let metrics = run_dir.join(METRICS_FILE);
+    if !metrics.is_file() {
+        return Err(CurvesError::NoMetrics(run_dir.to_path_buf()));
+    }
+    let out = run_dir.join(CURVES_FILE);
+    plot_metrics(&metrics, &out)?;
+    Ok(out)
+}

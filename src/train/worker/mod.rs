@@ -1,0 +1,691 @@
+//! The training worker: one thread that owns the model, the optimizer and the data. It takes
+//! [`Command`]s between batches and reports [`Event`]s; it never touches a terminal.
+//!
+//! `startup` prepares a run (data, model, run folder), `saving` writes checkpoints and
+//! metrics.csv; this file holds the loop and the commands.
+
+mod saving;
+mod startup;
+
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::ModuleOptimizer;
+use burn::tensor::Device;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::checkpoint::Checkpoint;
+use super::metrics::{
+    self, BatchRecord, EpochRecord, EpochTotals, Evaluation, History, TestCheck, TestPoint,
+};
+use super::schedule;
+use super::snapshot::{self, Moment};
+use super::step::{evaluate, new_optimizer, training_step};
+use super::{Command, Error, Event, FinishReason, PauseReason, SaveReason};
+use crate::config::{Applier, Config};
+use crate::data::batcher::{self, Transform};
+use crate::data::fashion_mnist::{Dataset, Locations};
+use crate::model::AlexNet;
+
+/// How a worker is started.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub config: Config,
+    /// Continue from this checkpoint (already read and checked against `config`).
+    pub resume: Option<(PathBuf, Checkpoint)>,
+    /// Start training as soon as the worker is ready, without waiting for [`Command::Start`].
+    pub autostart: bool,
+    /// Where the data is looked for; `None` derives the standard locations from the config.
+    pub locations: Option<Locations>,
+}
+
+/// The front end's side of a running worker.
+pub struct WorkerHandle {
+    pub commands: Sender<Command>,
+    pub events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    pub thread: JoinHandle<()>,
+}
+
+/// The worker thread's name; the panic hook uses it to leave the terminal to the UI thread.
+pub const WORKER_THREAD_NAME: &str = "alexnet-trainer";
+
+/// Starts the worker thread. Its failures, panics included, arrive as [`Event::Failed`].
+pub fn spawn(options: WorkerOptions) -> WorkerHandle {
+    let (command_tx, command_rx) = mpsc::channel();
+    let (event_tx, event_rx) = tokio::sync::mpsc::unbounded_channel();
+    let thread = std::thread::Builder::new()
+        .name(WORKER_THREAD_NAME.to_string())
+        .spawn(move || {
+            let events = event_tx.clone();
+            let outcome =
+                std::panic::catch_unwind(AssertUnwindSafe(|| run(options, command_rx, event_tx)));
+            let message = match outcome {
+                Ok(Ok(())) => return,
+                Ok(Err(error)) => error.to_string(),
+                Err(panic) => format!("the training worker crashed: {}", panic_message(&panic)),
+            };
+            let _ = events.send(Event::Failed { message });
+        })
+        .unwrap_or_else(|error| panic!("cannot start the training thread: {error}"));
+    WorkerHandle {
+        commands: command_tx,
+        events: event_rx,
+        thread,
+    }
+}
+
+pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// What the loop does after looking at the commands.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+struct Trainer {
+    config: Config,
+    /// Taken out only for the length of a training step (so that the optimizer may update the
+    /// weights in place); see [`Trainer::model`].
+    model: Option<AlexNet>,
+    optimizer: ModuleOptimizer,
+    loss: CrossEntropyLoss,
+    device: Device,
+    transform: Transform,
+    data: Dataset,
+    /// Test-split indices of the gallery images.
+    gallery: Vec<usize>,
+    epoch: usize,
+    batch: usize,
+    step: u64,
+    history: History,
+    totals: EpochTotals,
+    run_id: String,
+    run_dir: PathBuf,
+    events: UnboundedSender<Event>,
+    commands: Receiver<Command>,
+    pending: VecDeque<Command>,
+    /// When this stretch of training began; `None` while paused or not yet started, so that
+    /// waiting is never counted as training time.
+    running_since: Option<Instant>,
+    last_save: Instant,
+    last_good_checkpoint: Option<PathBuf>,
+    /// Set when a non-finite loss was seen: these weights must not overwrite a good checkpoint.
+    diverged: bool,
+    /// Pause before the next batch, for this reason (a checkpoint that could not be written).
+    pause_for: Option<PauseReason>,
+    /// (epoch, batch, step) of the newest checkpoint written.
+    saved_position: (usize, usize, u64),
+    /// When the gallery and the filters were last refreshed, and how long that took.
+    last_snapshot: Instant,
+    snapshot_seconds: f64,
+}
+
+/// The gallery and the filters are refreshed during training at most this often, and never
+/// more than 1/SNAPSHOT_COST_SHARE of the training time (20 images forward and the filters
+/// read back: about 30 ms at 67x67, 0.3 s at 224x224 on two cores).
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
+const SNAPSHOT_COST_SHARE: f64 = 200.0;
+
+fn run(
+    options: WorkerOptions,
+    commands: Receiver<Command>,
+    events: UnboundedSender<Event>,
+) -> Result<(), Error> {
+    let autostart = options.autostart;
+    let prepared = startup::prepare(options, &events)?;
+    let config = prepared.config;
+    let origin = prepared.origin;
+    let transform = Transform {
+        resize: config.model.resize,
+        normalize: config.training.normalize,
+    };
+    let gallery = snapshot::gallery_indices(&prepared.data.test);
+    let mut trainer = Trainer {
+        transform,
+        loss: CrossEntropyLossConfig::new()
+            .with_smoothing(
+                (config.training.label_smoothing > 0.0)
+                    .then_some(config.training.label_smoothing as f32),
+            )
+            .init(&prepared.device),
+        config,
+        model: Some(prepared.model),
+        optimizer: prepared.optimizer,
+        device: prepared.device,
+        data: prepared.data,
+        gallery,
+        epoch: origin.position.0,
+        batch: origin.position.1,
+        step: origin.step,
+        history: origin.history,
+        totals: origin.totals,
+        run_id: origin.run_id,
+        run_dir: origin.run_dir,
+        events,
+        commands,
+        pending: VecDeque::new(),
+        running_since: None,
+        last_save: Instant::now(),
+        saved_position: (origin.position.0, origin.position.1, origin.step),
+        last_good_checkpoint: origin.resumed_from,
+        diverged: false,
+        pause_for: None,
+        last_snapshot: Instant::now(),
+        snapshot_seconds: 0.0,
+    };
+
+    trainer.snapshot(Moment::Start {
+        epoch_position: trainer.epoch_position(),
+    })?;
+    if !autostart && !trainer.wait_for_start() {
+        return Ok(());
+    }
+    trainer.running_since = Some(Instant::now());
+    trainer.last_save = Instant::now();
+    trainer.train()
+}
+
+impl Trainer {
+    fn model(&self) -> &AlexNet {
+        self.model
+            .as_ref()
+            .expect("the model is only taken out during a training step")
+    }
+
+    fn emit(&self, event: Event) -> bool {
+        self.events.send(event).is_ok()
+    }
+
+    /// Waits in the Ready state. Returns false if the front end went away or asked to stop.
+    fn wait_for_start(&mut self) -> bool {
+        loop {
+            match self.commands.recv() {
+                Ok(Command::Start | Command::Resume) => return true,
+                Ok(Command::Stop) | Err(_) => {
+                    self.emit(Event::Finished {
+                        reason: FinishReason::Stopped,
+                    });
+                    return false;
+                }
+                Ok(Command::Reconfigure(new)) => self.reconfigure(&new),
+                Ok(Command::Pause | Command::Save) => {}
+            }
+        }
+    }
+
+    fn batches_per_epoch(&self) -> usize {
+        batcher::batches_per_epoch(self.data.train.len(), self.config.training.batch_size)
+    }
+
+    /// The run's length in batches (`training.epochs` may be fractional, and edited live).
+    fn run_batches(&self) -> usize {
+        batcher::run_batches(self.batches_per_epoch(), self.config.training.epochs)
+    }
+
+    /// How many batches the current epoch trains: all of them, or fewer in a run's last epoch.
+    fn batches_this_epoch(&self) -> usize {
+        batcher::batches_in_epoch(self.batches_per_epoch(), self.run_batches(), self.epoch)
+    }
+
+    fn total_steps(&self) -> u64 {
+        self.run_batches() as u64
+    }
+
+    fn learning_rate(&self) -> f64 {
+        let t = &self.config.training;
+        schedule::learning_rate(
+            t.schedule,
+            t.learning_rate,
+            t.warmup_fraction,
+            self.step,
+            self.total_steps(),
+        )
+    }
+
+    fn elapsed_seconds(&self) -> f64 {
+        self.history.elapsed_seconds
+            + self
+                .running_since
+                .map_or(0.0, |since| since.elapsed().as_secs_f64())
+    }
+
+    fn train(&mut self) -> Result<(), Error> {
+        self.emit(Event::Started {
+            epoch: self.epoch,
+            batch: self.batch,
+        });
+        let train_len = self.data.train.len();
+        let batches_per_epoch = self.batches_per_epoch();
+        // The limits are read again at every batch: `training.epochs` may be edited live.
+        while self.batches_this_epoch() > 0 {
+            let order = batcher::epoch_order(self.config.training.seed, self.epoch, train_len);
+            while self.batch < self.batches_this_epoch() {
+                if let Flow::Stop = self.handle_commands()? {
+                    return self.stop();
+                }
+                self.train_batch(&order, batches_per_epoch)?;
+                if self.test_due(batches_per_epoch) {
+                    match self.test_inside_epoch()? {
+                        Some(true) => {
+                            self.emit(Event::Finished {
+                                reason: FinishReason::TargetReached,
+                            });
+                            return Ok(());
+                        }
+                        Some(false) => {}
+                        None => return self.stop(),
+                    }
+                }
+                let interval = self.config.checkpoint.interval_minutes;
+                if interval > 0.0 && self.last_save.elapsed().as_secs_f64() >= interval * 60.0 {
+                    self.save(SaveReason::Interval, None);
+                }
+                if self.snapshot_due() {
+                    self.current_snapshot()?;
+                }
+            }
+            if self.batch < batches_per_epoch {
+                // A fractional `training.epochs`: the run ends inside this epoch, with a test.
+                return self.finish_inside_epoch();
+            }
+            let test = if self.test_at_epoch_end() {
+                let _ = self.emit(Event::Evaluating {
+                    position: (self.epoch + 1) as f64,
+                });
+                let Some(test) = self.evaluate()? else {
+                    return self.stop();
+                };
+                Some(test)
+            } else {
+                None
+            };
+            let record = EpochRecord {
+                memory: crate::process::memory(),
+                epoch: self.epoch,
+                train_loss: self.totals.mean_loss(),
+                train_accuracy: self.totals.accuracy(),
+                images_per_second: self.totals.images_per_second(),
+                elapsed_seconds: self.elapsed_seconds(),
+                test,
+            };
+            let accuracy = record.test.as_ref().map(|test| test.accuracy);
+            let reached = accuracy.is_some_and(|accuracy| {
+                self.note_test(TestPoint {
+                    position: (self.epoch + 1) as f64,
+                    accuracy,
+                    elapsed_seconds: record.elapsed_seconds,
+                })
+            });
+            self.history.epochs.push(record.clone());
+            self.emit(Event::Epoch(Box::new(record)));
+            if let Some(accuracy) = accuracy {
+                self.snapshot(Moment::Evaluated {
+                    epoch_position: (self.epoch + 1) as f64,
+                    accuracy,
+                })?;
+            }
+            self.epoch += 1;
+            self.batch = 0;
+            self.totals = EpochTotals::default();
+            self.save(SaveReason::EpochEnd, accuracy);
+            if reached {
+                self.emit(Event::Finished {
+                    reason: FinishReason::TargetReached,
+                });
+                return Ok(());
+            }
+        }
+        if self.batch > 0 {
+            // `training.epochs` was lowered live to before this epoch began.
+            return self.finish_inside_epoch();
+        }
+        self.emit(Event::Finished {
+            reason: FinishReason::Completed,
+        });
+        Ok(())
+    }
+
+    /// Whether the epoch that just ended is tested: always from `training.eval_from` on, and at
+    /// the run's last epoch; before that, a test far below the target would only cost time (the
+    /// fast profile's first epoch: about 14 s of a 10-minute run).
+    fn test_at_epoch_end(&self) -> bool {
+        let position = (self.epoch + 1) as f64;
+        let t = &self.config.training;
+        position + 1e-9 >= t.eval_from || position + 1e-9 >= t.epochs
+    }
+
+    /// Whether a test inside the epoch is due after the batch just trained: every
+    /// `training.eval_every` of an epoch, from `training.eval_from` on. The epoch's last batch is
+    /// left to the test at the epoch end.
+    fn test_due(&self, batches_per_epoch: usize) -> bool {
+        let t = &self.config.training;
+        // The run's last batch is likewise left to the test that ends the run.
+        let last = batches_per_epoch.min(self.batches_this_epoch());
+        if t.eval_every >= 1.0 || self.diverged || self.batch >= last {
+            return false;
+        }
+        let interval = ((t.eval_every * batches_per_epoch as f64).round() as usize).max(1);
+        self.batch.is_multiple_of(interval) && self.epoch_position() + 1e-9 >= t.eval_from
+    }
+
+    /// Ends a run whose length is a fraction of an epoch: tests where it stands (unless that
+    /// position was just tested), saves a checkpoint and finishes.
+    fn finish_inside_epoch(&mut self) -> Result<(), Error> {
+        let tested_here = self
+            .history
+            .checks
+            .last()
+            .is_some_and(|c| c.step == self.step);
+        let reached = if tested_here {
+            false
+        } else {
+            match self.test_inside_epoch()? {
+                Some(reached) => reached,
+                None => return self.stop(),
+            }
+        };
+        if reached {
+            // test_inside_epoch saved the checkpoint.
+            self.emit(Event::Finished {
+                reason: FinishReason::TargetReached,
+            });
+            return Ok(());
+        }
+        let accuracy = self.history.checks.last().map(|c| c.test.accuracy);
+        self.save(SaveReason::RunEnd, accuracy);
+        self.emit(Event::Finished {
+            reason: FinishReason::Completed,
+        });
+        Ok(())
+    }
+
+    /// Tests the whole test split in the middle of an epoch. Returns whether the target accuracy
+    /// was reached (a checkpoint is then saved), or `None` if a stop arrived during the test.
+    fn test_inside_epoch(&mut self) -> Result<Option<bool>, Error> {
+        let position = self.epoch_position();
+        let _ = self.emit(Event::Evaluating { position });
+        let Some(test) = self.evaluate()? else {
+            return Ok(None);
+        };
+        let check = TestCheck {
+            position,
+            step: self.step,
+            elapsed_seconds: self.elapsed_seconds(),
+            test,
+        };
+        let accuracy = check.test.accuracy;
+        let reached = self.note_test(TestPoint {
+            position,
+            accuracy,
+            elapsed_seconds: check.elapsed_seconds,
+        });
+        self.history.checks.push(check.clone());
+        self.emit(Event::Tested(Box::new(check)));
+        self.snapshot(Moment::Evaluated {
+            epoch_position: position,
+            accuracy,
+        })?;
+        if reached {
+            self.save(SaveReason::TargetReached, Some(accuracy));
+        }
+        Ok(Some(reached))
+    }
+
+    /// Records a test result; returns whether it reaches the target accuracy (which ends the run).
+    fn note_test(&mut self, point: TestPoint) -> bool {
+        let target = self.config.training.target_accuracy;
+        metrics::note_target(&mut self.history.target_reached_at, point, target)
+    }
+
+    fn train_batch(&mut self, order: &[u32], batches_per_epoch: usize) -> Result<(), Error> {
+        let t = &self.config.training;
+        let flip = t.flip.then_some((t.seed, self.epoch));
+        let started = Instant::now();
+        let host = batcher::gather(&self.data.train, order, self.batch, t.batch_size, flip);
+        let images = host.len();
+        // Dropout masks come from libtorch's global generator: reseed it per step so that a
+        // resumed run draws the same masks as an uninterrupted one.
+        self.device
+            .seed(t.seed ^ self.step.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let (inputs, labels) = self.transform.apply(host, &self.device);
+        let learning_rate = self.learning_rate();
+        let outcome = training_step(
+            self.model
+                .take()
+                .expect("the model is back after every step"),
+            &mut self.optimizer,
+            &self.loss,
+            inputs,
+            labels,
+            learning_rate,
+        );
+        self.model = Some(outcome.model);
+        let (loss_value, correct) = (outcome.loss, outcome.correct);
+        if !loss_value.is_finite() {
+            self.diverged = true;
+            self.history.elapsed_seconds = self.elapsed_seconds();
+            self.running_since = None;
+            self.emit(Event::Paused {
+                reason: PauseReason::NonFiniteLoss {
+                    loss: loss_value,
+                    learning_rate,
+                },
+            });
+            return self.wait_after_divergence();
+        }
+        let seconds = started.elapsed().as_secs_f64();
+
+        self.totals.add(loss_value, correct, images as u64, seconds);
+        let record = BatchRecord {
+            epoch: self.epoch,
+            batch: self.batch,
+            batches_per_epoch,
+            step: self.step,
+            images,
+            loss: loss_value,
+            accuracy: correct as f64 / images.max(1) as f64,
+            learning_rate,
+            images_per_second: images as f64 / seconds.max(1e-9),
+            seconds,
+            elapsed_seconds: self.elapsed_seconds(),
+        };
+        self.step += 1;
+        self.batch += 1;
+        if self
+            .step
+            .is_multiple_of(self.config.training.log_every as u64)
+        {
+            self.history.batches.push(record);
+        }
+        if !self.emit(Event::Batch(record)) {
+            // The front end is gone: keep what was learned and end.
+            self.pending.push_back(Command::Stop);
+        }
+        Ok(())
+    }
+
+    /// Training paused on a NaN or infinite loss: wait for the person to resume (typically after
+    /// lowering the learning rate) or stop. Resuming rolls back to the last good checkpoint.
+    fn wait_after_divergence(&mut self) -> Result<(), Error> {
+        loop {
+            let command = match self.pending.pop_front() {
+                Some(command) => command,
+                None => match self.commands.recv() {
+                    Ok(command) => command,
+                    Err(_) => Command::Stop,
+                },
+            };
+            match command {
+                Command::Resume | Command::Start => {
+                    if let Some(path) = self.last_good_checkpoint.clone() {
+                        self.restore(&path)?;
+                    }
+                    self.diverged = false;
+                    self.running_since = Some(Instant::now());
+                    self.emit(Event::Resumed);
+                    return Ok(());
+                }
+                Command::Stop => {
+                    self.pending.push_back(Command::Stop);
+                    return Ok(());
+                }
+                Command::Reconfigure(new) => self.reconfigure(&new),
+                Command::Save => {
+                    self.save(SaveReason::Requested, None);
+                }
+                Command::Pause => {}
+            }
+        }
+    }
+
+    /// Applies queued and newly arrived commands. Blocks (without using the CPU) while paused.
+    fn handle_commands(&mut self) -> Result<Flow, Error> {
+        let mut paused = false;
+        loop {
+            if let Some(reason) = self.pause_for.take()
+                && !paused
+            {
+                paused = true;
+                self.pause(reason)?;
+            }
+            let command = match self.pending.pop_front() {
+                Some(command) => Some(command),
+                None if paused => match self.commands.recv_timeout(Duration::from_secs(3600)) {
+                    Ok(command) => Some(command),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => Some(Command::Stop),
+                },
+                None => match self.commands.try_recv() {
+                    Ok(command) => Some(command),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => Some(Command::Stop),
+                },
+            };
+            let Some(command) = command else {
+                return Ok(Flow::Continue);
+            };
+            match command {
+                Command::Pause if !paused => {
+                    paused = true;
+                    self.pause(PauseReason::Requested)?;
+                }
+                Command::Resume | Command::Start if paused => {
+                    paused = false;
+                    self.running_since = Some(Instant::now());
+                    self.emit(Event::Resumed);
+                }
+                Command::Stop => return Ok(Flow::Stop),
+                Command::Save => {
+                    self.save(SaveReason::Requested, None);
+                    // A save that failed while paused asks for a pause: it already is.
+                    self.pause_for = None;
+                }
+                Command::Reconfigure(new) => self.reconfigure(&new),
+                Command::Pause | Command::Resume | Command::Start => {}
+            }
+        }
+    }
+
+    /// Stops the training clock and shows the current weights' predictions.
+    fn pause(&mut self, reason: PauseReason) -> Result<(), Error> {
+        // Time spent paused is not training time.
+        self.history.elapsed_seconds = self.elapsed_seconds();
+        self.running_since = None;
+        self.emit(Event::Paused { reason });
+        self.current_snapshot()
+    }
+
+    /// Takes the live values this worker applies from a freshly loaded config (the table in
+    /// `config::live` says which) and reports what changed.
+    fn reconfigure(&mut self, new: &Config) {
+        let changes = self.config.apply_live(new, Some(Applier::Worker));
+        let optimizer_keys = [
+            "training.momentum",
+            "training.nesterov",
+            "training.weight_decay",
+        ];
+        if changes
+            .iter()
+            .any(|c| optimizer_keys.contains(&c.key.as_str()))
+        {
+            // A new optimizer with the new coefficients, carrying over its state (momentum).
+            let state = self.optimizer.to_record();
+            self.optimizer = new_optimizer(&self.config).load_record(state);
+        }
+        self.emit(Event::Reconfigured { changes });
+    }
+
+    fn stop(&mut self) -> Result<(), Error> {
+        self.save(SaveReason::Stop, None);
+        if !self.diverged {
+            self.current_snapshot()?;
+        }
+        self.emit(Event::Finished {
+            reason: FinishReason::Stopped,
+        });
+        Ok(())
+    }
+
+    /// Test accuracy over the whole test split, without dropout and without an autodiff graph.
+    /// `Ok(None)` if a stop arrived meanwhile (other commands are queued for later).
+    fn evaluate(&mut self) -> Result<Option<Evaluation>, Error> {
+        let model = self
+            .model
+            .as_ref()
+            .expect("the model is only taken out during a step");
+        let device = self.device.clone().inner();
+        let (commands, pending) = (&self.commands, &mut self.pending);
+        evaluate(
+            model,
+            &self.data.test,
+            self.transform,
+            self.config.training.eval_batch_size,
+            &device,
+            &mut || {
+                while let Ok(command) = commands.try_recv() {
+                    if command == Command::Stop {
+                        return true;
+                    }
+                    pending.push_back(command);
+                }
+                false
+            },
+        )
+    }
+
+    /// Whether the gallery and the filters should be refreshed with the current weights.
+    fn snapshot_due(&self) -> bool {
+        let wait = SNAPSHOT_EVERY
+            .as_secs_f64()
+            .max(self.snapshot_seconds * SNAPSHOT_COST_SHARE);
+        self.last_snapshot.elapsed().as_secs_f64() >= wait
+    }
+
+    /// The gallery's predictions and the filters of the weights as they are now.
+    fn current_snapshot(&mut self) -> Result<(), Error> {
+        let started = Instant::now();
+        self.snapshot(Moment::Current {
+            epoch_position: self.epoch_position(),
+        })?;
+        self.snapshot_seconds = started.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// Where training stands on an epoch axis (1.5: halfway through the second epoch).
+    fn epoch_position(&self) -> f64 {
+        self.epoch as f64 + self.batch as f64 / self.batches_per_epoch().max(1) as f64
+    }
+}

@@ -1,0 +1,168 @@
+//! The key map (which key means which [`Action`] in which state) and what each action does:
+//! the state it changes and the [`Effect`]s it asks the event loop for. The help overlay and
+//! the README list the same keys.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::app::{Action, App, BodyView, Confirm, Effect, Phase, SideView};
+use crate::report::Level;
+use crate::train::Command;
+
+impl App {
+    /// The key map. Keys that mean nothing in the current state give `None`.
+    pub fn action_for(&self, key: KeyEvent) -> Option<Action> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return Some(Action::Interrupt);
+        }
+        if self.confirm.is_some() {
+            return match key.code {
+                KeyCode::Char('y' | 'Y') | KeyCode::Enter => Some(Action::Yes),
+                KeyCode::Char('n' | 'N') | KeyCode::Esc => Some(Action::No),
+                _ => None,
+            };
+        }
+        if self.help {
+            return match key.code {
+                KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('h') => Some(Action::ToggleHelp),
+                KeyCode::Char('q') => Some(Action::Quit),
+                _ => None,
+            };
+        }
+        match key.code {
+            KeyCode::Char('s') | KeyCode::Enter => Some(Action::Start),
+            KeyCode::Char('p') | KeyCode::Char(' ') => Some(Action::TogglePause),
+            KeyCode::Char('x') => Some(Action::Stop),
+            KeyCode::Char('c') => Some(Action::Save),
+            KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
+            KeyCode::Char('?') | KeyCode::Char('h') => Some(Action::ToggleHelp),
+            KeyCode::Char('v') | KeyCode::Tab => Some(Action::ToggleView),
+            KeyCode::Char('g') => Some(Action::Show(BodyView::Gallery)),
+            KeyCode::Char('f') => Some(Action::Show(BodyView::Filters)),
+            KeyCode::Char('d') => Some(Action::Show(BodyView::Dashboard)),
+            KeyCode::Right | KeyCode::Char(']') | KeyCode::PageDown
+                if self.body != BodyView::Dashboard =>
+            {
+                Some(Action::Page(1))
+            }
+            KeyCode::Left | KeyCode::Char('[') | KeyCode::PageUp
+                if self.body != BodyView::Dashboard =>
+            {
+                Some(Action::Page(-1))
+            }
+            _ => None,
+        }
+    }
+
+    pub(super) fn act(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::ToggleHelp => {
+                self.help = !self.help;
+                Vec::new()
+            }
+            Action::ToggleView => {
+                self.side = match self.side {
+                    // Compact: throughput and configuration, the layer table, the per-class
+                    // view. Full: the layer table and the per-class view (the rest always shows).
+                    SideView::Overview if self.is_compact() => SideView::Layers,
+                    SideView::Overview | SideView::Layers => SideView::Classes,
+                    SideView::Classes => SideView::Overview,
+                };
+                Vec::new()
+            }
+            Action::Show(view) => {
+                self.body = if self.body == view {
+                    BodyView::Dashboard
+                } else {
+                    view
+                };
+                self.page = 0;
+                Vec::new()
+            }
+            Action::Page(delta) => {
+                self.page += delta;
+                Vec::new()
+            }
+            Action::Start => match self.phase {
+                Phase::Ready => vec![Effect::Send(Command::Start)],
+                Phase::Paused(_) => vec![Effect::Send(Command::Resume)],
+                _ => Vec::new(),
+            },
+            Action::TogglePause => match self.phase {
+                Phase::Training | Phase::Evaluating => vec![Effect::Send(Command::Pause)],
+                Phase::Paused(_) => vec![Effect::Send(Command::Resume)],
+                Phase::Ready => vec![Effect::Send(Command::Start)],
+                _ => Vec::new(),
+            },
+            Action::Save => {
+                if self.phase.is_running() {
+                    self.note(Level::Info, "saving a checkpoint...");
+                    vec![Effect::Send(Command::Save)]
+                } else {
+                    self.note(Level::Warning, "nothing to save: training has not started");
+                    Vec::new()
+                }
+            }
+            Action::Stop => {
+                if self.phase.is_running() {
+                    self.confirm = Some(Confirm::Stop);
+                }
+                Vec::new()
+            }
+            Action::Quit => {
+                if self.phase.is_running() {
+                    self.confirm = Some(Confirm::Quit);
+                    Vec::new()
+                } else if self.phase == Phase::Stopping {
+                    self.quit_when_finished = true;
+                    Vec::new()
+                } else {
+                    self.quit_idle()
+                }
+            }
+            Action::Interrupt => {
+                self.confirm = None;
+                if self.phase.is_running() {
+                    self.quit_when_finished = true;
+                    self.phase = Phase::Stopping;
+                    self.note(Level::Info, "Ctrl-C: saving a checkpoint, then quitting");
+                    vec![Effect::Send(Command::Stop)]
+                } else if self.phase == Phase::Stopping {
+                    self.quit_when_finished = true;
+                    Vec::new()
+                } else {
+                    self.quit_idle()
+                }
+            }
+            Action::Yes => match self.confirm.take() {
+                Some(confirm) if self.phase.is_running() => {
+                    self.quit_when_finished = confirm == Confirm::Quit;
+                    self.phase = Phase::Stopping;
+                    self.note(
+                        Level::Info,
+                        "stopping: finishing the current batch and saving a checkpoint",
+                    );
+                    vec![Effect::Send(Command::Stop)]
+                }
+                Some(Confirm::Quit) => self.quit_idle(),
+                _ => Vec::new(),
+            },
+            Action::No => {
+                self.confirm = None;
+                Vec::new()
+            }
+        }
+    }
+
+    /// Quitting when no training runs: a worker still waiting in Ready is told to stop.
+    fn quit_idle(&mut self) -> Vec<Effect> {
+        match self.phase {
+            Phase::Ready | Phase::Preparing(_) => {
+                vec![Effect::Send(Command::Stop), Effect::Quit]
+            }
+            _ => vec![Effect::Quit],
+        }
+    }
+}
