@@ -264,6 +264,24 @@ impl Controller {
             let _ = thread.join();
         }
     }
+
+    /// Waits up to `limit` for the worker thread to end (it has been told to stop). The process
+    /// must not exit while the worker still frees libtorch tensors: libtorch's own teardown at
+    /// exit would race with it. A worker still loading data after `limit` is left behind.
+    pub fn join_within(&mut self, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while self
+            .thread
+            .as_ref()
+            .is_some_and(|thread| !thread.is_finished())
+        {
+            if std::time::Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        self.join();
+    }
 }
 
 #[cfg(test)]

@@ -81,127 +81,189 @@ fn checkpoints(runs: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// The program in a real pseudo-terminal of `cols` x `rows`, started by a shell that reports
+/// the terminal's mode once it has exited.
+struct Session {
+    screen: Screen,
+    keys: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Session {
+    fn start(dir: &Path, rows: u16, cols: u16) -> Session {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pseudo-terminal");
+        let mut command = CommandBuilder::new("sh");
+        command.arg("-c");
+        command.arg(format!(
+            "'{}' --config config.toml; echo EXIT=$?; stty -a",
+            env!("CARGO_BIN_EXE_alexnet-tui")
+        ));
+        command.cwd(dir);
+        command.env("TERM", "xterm-256color");
+        let child = pty.slave.spawn_command(command).expect("spawn");
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().expect("reader");
+        let keys = pty.master.take_writer().expect("writer");
+        let screen = Screen {
+            parser: Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0))),
+            raw: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (parser, raw) = (screen.parser.clone(), screen.raw.clone());
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                parser.lock().expect("parser").process(&buffer[..n]);
+                raw.lock().expect("raw").extend_from_slice(&buffer[..n]);
+            }
+        });
+        Session {
+            screen,
+            keys,
+            child,
+        }
+    }
+
+    fn press(&mut self, key: &str) {
+        self.keys.write_all(key.as_bytes()).expect("type");
+        self.keys.flush().expect("flush");
+    }
+
+    /// Waits for the program to quit and checks that the terminal is back to normal: the
+    /// alternate screen was left after it was entered, and the line discipline is canonical
+    /// with echo again (raw mode clears both).
+    fn ends_with_the_terminal_restored(mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.screen.raw().contains("speed") {
+            assert!(
+                Instant::now() < deadline,
+                "the program did not quit:\n{}",
+                self.screen.text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let status = self.child.wait().expect("shell exits");
+        assert!(status.success());
+        let raw = self.screen.raw();
+        assert!(raw.contains("EXIT=0"), "{raw}");
+        let entered = raw
+            .rfind("\x1b[?1049h")
+            .expect("entered the alternate screen");
+        let left = raw.rfind("\x1b[?1049l").expect("left the alternate screen");
+        assert!(left > entered);
+        let stty = &raw[raw.rfind("speed").expect("stty output")..];
+        assert!(
+            stty.contains(" icanon") && stty.contains(" echo "),
+            "{stty}"
+        );
+        assert!(!stty.contains("-icanon"), "{stty}");
+    }
+}
+
 #[test]
 fn the_dashboard_in_a_real_terminal() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config_path = dir.path().join("config.toml");
     std::fs::write(&config_path, CONFIG).expect("write config");
+    let mut session = Session::start(dir.path(), ROWS, COLS);
+    session
+        .screen
+        .wait_for("the Ready state", Duration::from_secs(120), |s| {
+            s.contains("Ready") && s.contains("Press s to start")
+        });
+    assert!(session.screen.text().contains("Layers for a 65x65 input"));
+    session.press("s");
+    session
+        .screen
+        .wait_for("batches on screen", Duration::from_secs(120), |s| {
+            s.contains("Training") && s.contains("images/s") && !s.contains("batch 0/")
+        });
 
-    let pty = native_pty_system()
-        .openpty(PtySize {
-            rows: ROWS,
-            cols: COLS,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .expect("open a pseudo-terminal");
-    // A shell runs the program, then reports the terminal's mode once it has exited.
-    let mut command = CommandBuilder::new("sh");
-    command.arg("-c");
-    command.arg(format!(
-        "'{}' --config config.toml; echo EXIT=$?; stty -a",
-        env!("CARGO_BIN_EXE_alexnet-tui")
-    ));
-    command.cwd(dir.path());
-    command.env("TERM", "xterm-256color");
-    let mut child = pty.slave.spawn_command(command).expect("spawn");
-    drop(pty.slave);
-    let mut reader = pty.master.try_clone_reader().expect("reader");
-    let mut keys = pty.master.take_writer().expect("writer");
-    let screen = Screen {
-        parser: Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0))),
-        raw: Arc::new(Mutex::new(Vec::new())),
-    };
-    let (parser, raw) = (screen.parser.clone(), screen.raw.clone());
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buffer) {
-            if n == 0 {
-                break;
-            }
-            parser.lock().expect("parser").process(&buffer[..n]);
-            raw.lock().expect("raw").extend_from_slice(&buffer[..n]);
-        }
-    });
-    let mut press = |key: &str| {
-        keys.write_all(key.as_bytes()).expect("type");
-        keys.flush().expect("flush");
-    };
+    session.press("p");
+    session
+        .screen
+        .wait_for("Paused", Duration::from_secs(60), |s| s.contains("Paused"));
 
-    screen.wait_for("the Ready state", Duration::from_secs(120), |s| {
-        s.contains("Ready") && s.contains("Press s to start")
-    });
-    assert!(screen.text().contains("Layers for a 65x65 input"));
-    press("s");
-    screen.wait_for("batches on screen", Duration::from_secs(120), |s| {
-        s.contains("Training") && s.contains("images/s") && !s.contains("batch 0/")
-    });
-
-    press("p");
-    screen.wait_for("Paused", Duration::from_secs(60), |s| s.contains("Paused"));
-
-    press("c");
+    session.press("c");
     let runs = dir.path().join("runs");
     let deadline = Instant::now() + Duration::from_secs(60);
     while checkpoints(&runs).is_empty() {
         assert!(Instant::now() < deadline, "no checkpoint file appeared");
         std::thread::sleep(Duration::from_millis(100));
     }
-    screen.wait_for("the save message", Duration::from_secs(30), |s| {
-        s.contains("checkpoint saved (Requested)")
-    });
+    session
+        .screen
+        .wait_for("the save message", Duration::from_secs(30), |s| {
+            s.contains("checkpoint saved (on request)")
+        });
 
     // Let the watcher settle, then edit the learning rate as a person would.
     std::thread::sleep(Duration::from_millis(300));
     let edited = CONFIG.replace("learning_rate = 0.01", "learning_rate = 0.02");
     std::fs::write(&config_path, edited).expect("edit config");
-    screen.wait_for("the new learning rate", Duration::from_secs(30), |s| {
-        s.contains("learning rate 0.02")
-    });
+    session
+        .screen
+        .wait_for("the new learning rate", Duration::from_secs(30), |s| {
+            s.contains("learning rate 0.02")
+        });
 
-    press("x");
-    screen.wait_for("the stop question", Duration::from_secs(10), |s| {
-        s.contains("Stop training?")
-    });
-    press("y");
-    screen.wait_for("the stopped run", Duration::from_secs(120), |s| {
-        s.contains("Finished")
-    });
+    session.press("x");
+    session
+        .screen
+        .wait_for("the stop question", Duration::from_secs(10), |s| {
+            s.contains("Stop training?")
+        });
+    session.press("y");
+    session
+        .screen
+        .wait_for("the stopped run", Duration::from_secs(120), |s| {
+            s.contains("Finished")
+        });
     // Stopping saves too (at the paused position: the same file as the manual save).
     assert!(
-        screen.text().contains("checkpoint saved (Stop)"),
+        session.screen.text().contains("checkpoint saved (on stop)"),
         "{}",
-        screen.text()
+        session.screen.text()
     );
     assert!(!checkpoints(&runs).is_empty());
-    press("q");
+    session.press("q");
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !screen.raw().contains("speed") {
-        assert!(
-            Instant::now() < deadline,
-            "the program did not quit:\n{}",
-            screen.text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    session.ends_with_the_terminal_restored();
+}
+
+/// At the smallest size the dashboard lays out, every panel keeps its labels whole and `v`
+/// brings the layer table back.
+#[test]
+fn the_compact_dashboard_at_100x30() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("config.toml"), CONFIG).expect("write config");
+    let mut session = Session::start(dir.path(), 30, 100);
+    let ready = session
+        .screen
+        .wait_for("the Ready state", Duration::from_secs(120), |s| {
+            s.contains("Ready") && s.contains("Press s to start")
+        });
+    for label in ["images/s average", "Configuration", "Messages", "Accuracy"] {
+        assert!(ready.contains(label), "{label:?} missing:\n{ready}");
     }
-    let status = child.wait().expect("shell exits");
-    assert!(status.success());
-    let raw = screen.raw();
-    assert!(raw.contains("EXIT=0"), "{raw}");
-    // Back in normal mode: the alternate screen was left after it was entered, and the line
-    // discipline is canonical with echo again (raw mode clears both).
-    let entered = raw
-        .rfind("\x1b[?1049h")
-        .expect("entered the alternate screen");
-    let left = raw.rfind("\x1b[?1049l").expect("left the alternate screen");
-    assert!(left > entered);
-    let stty = &raw[raw.rfind("speed").expect("stty output")..];
-    assert!(
-        stty.contains(" icanon") && stty.contains(" echo "),
-        "{stty}"
-    );
-    assert!(!stty.contains("-icanon"), "{stty}");
+    assert!(!ready.contains("Layers for a"), "{ready}");
+    session.press("v");
+    session
+        .screen
+        .wait_for("the layer table", Duration::from_secs(10), |s| {
+            s.contains("Layers for a 65x65 input")
+        });
+    session.press("q");
+    session.ends_with_the_terminal_restored();
 }
 
 #[test]
@@ -234,7 +296,7 @@ fn headless_ctrl_c_saves_a_checkpoint_and_exits_cleanly() {
         stdout.contains("Ctrl-C: stopping after this batch"),
         "{stdout}"
     );
-    assert!(stdout.contains("checkpoint (Stop)"), "{stdout}");
+    assert!(stdout.contains("checkpoint saved (on stop)"), "{stdout}");
     assert!(stdout.trim_end().ends_with("stopped"), "{stdout}");
     assert_eq!(checkpoints(&runs).len(), 1);
 }

@@ -65,12 +65,14 @@ fn every_worker_key_takes_effect_in_a_real_worker() {
         unreachable!()
     };
     // Exactly the worker's keys, each with the new value as config.toml writes it.
-    let worker_keys: Vec<&str> = LIVE
+    let mut worker_keys: Vec<&str> = LIVE
         .iter()
         .filter(|live| live.applier == Applier::Worker)
         .map(|live| live.key)
         .collect();
-    let changed: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
+    worker_keys.sort_unstable();
+    let mut changed: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
+    changed.sort_unstable();
     assert_eq!(changed, worker_keys);
     for change in &changes {
         assert_eq!(Some(change.new.clone()), edited.value_of(&change.key));

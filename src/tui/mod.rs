@@ -159,8 +159,7 @@ async fn event_loop<B: Backend>(
             break;
         }
     }
-    if matches!(app.phase, Phase::Finished(_) | Phase::Failed(_)) {
-        controller.join();
-    }
+    // Every way out has told the worker to stop (or it has finished).
+    controller.join_within(std::time::Duration::from_secs(10));
     Ok(app)
 }

@@ -1,16 +1,19 @@
 //! The training worker: one thread that owns the model, the optimizer and the data. It takes
 //! [`Command`]s between batches and reports [`Event`]s; it never touches a terminal.
 //!
-//! `startup` prepares a run (data, model, run folder), `saving` writes checkpoints and
-//! metrics.csv; this file holds the loop and the commands.
+//! `startup` prepares a run (data, model, run folder), `commands` answers the front end,
+//! `testing` runs the test passes, `saving` writes checkpoints and metrics.csv; this file holds
+//! the trainer's state and the loop over epochs and batches.
 
+mod commands;
 mod saving;
 mod startup;
+mod testing;
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -20,14 +23,12 @@ use burn::tensor::Device;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::checkpoint::Checkpoint;
-use super::metrics::{
-    self, BatchRecord, EpochRecord, EpochTotals, Evaluation, History, TestCheck, TestPoint,
-};
+use super::metrics::{BatchRecord, EpochRecord, EpochTotals, History, TestPoint};
 use super::schedule;
 use super::snapshot::{self, Moment};
-use super::step::{evaluate, new_optimizer, training_step};
+use super::step::training_step;
 use super::{Command, Error, Event, FinishReason, PauseReason, SaveReason};
-use crate::config::{Applier, Config};
+use crate::config::Config;
 use crate::data::batcher::{self, Transform};
 use crate::data::fashion_mnist::{Dataset, Locations};
 use crate::model::AlexNet;
@@ -209,23 +210,6 @@ impl Trainer {
         self.events.send(event).is_ok()
     }
 
-    /// Waits in the Ready state. Returns false if the front end went away or asked to stop.
-    fn wait_for_start(&mut self) -> bool {
-        loop {
-            match self.commands.recv() {
-                Ok(Command::Start | Command::Resume) => return true,
-                Ok(Command::Stop) | Err(_) => {
-                    self.emit(Event::Finished {
-                        reason: FinishReason::Stopped,
-                    });
-                    return false;
-                }
-                Ok(Command::Reconfigure(new)) => self.reconfigure(&new),
-                Ok(Command::Pause | Command::Save) => {}
-            }
-        }
-    }
-
     fn batches_per_epoch(&self) -> usize {
         batcher::batches_per_epoch(self.data.train.len(), self.config.training.batch_size)
     }
@@ -358,98 +342,6 @@ impl Trainer {
         Ok(())
     }
 
-    /// Whether the epoch that just ended is tested: always from `training.eval_from` on, and at
-    /// the run's last epoch; before that, a test far below the target would only cost time (the
-    /// fast profile's first epoch: about 14 s of a 10-minute run).
-    fn test_at_epoch_end(&self) -> bool {
-        let position = (self.epoch + 1) as f64;
-        let t = &self.config.training;
-        position + 1e-9 >= t.eval_from || position + 1e-9 >= t.epochs
-    }
-
-    /// Whether a test inside the epoch is due after the batch just trained: every
-    /// `training.eval_every` of an epoch, from `training.eval_from` on. The epoch's last batch is
-    /// left to the test at the epoch end.
-    fn test_due(&self, batches_per_epoch: usize) -> bool {
-        let t = &self.config.training;
-        // The run's last batch is likewise left to the test that ends the run.
-        let last = batches_per_epoch.min(self.batches_this_epoch());
-        if t.eval_every >= 1.0 || self.diverged || self.batch >= last {
-            return false;
-        }
-        let interval = ((t.eval_every * batches_per_epoch as f64).round() as usize).max(1);
-        self.batch.is_multiple_of(interval) && self.epoch_position() + 1e-9 >= t.eval_from
-    }
-
-    /// Ends a run whose length is a fraction of an epoch: tests where it stands (unless that
-    /// position was just tested), saves a checkpoint and finishes.
-    fn finish_inside_epoch(&mut self) -> Result<(), Error> {
-        let tested_here = self
-            .history
-            .checks
-            .last()
-            .is_some_and(|c| c.step == self.step);
-        let reached = if tested_here {
-            false
-        } else {
-            match self.test_inside_epoch()? {
-                Some(reached) => reached,
-                None => return self.stop(),
-            }
-        };
-        if reached {
-            // test_inside_epoch saved the checkpoint.
-            self.emit(Event::Finished {
-                reason: FinishReason::TargetReached,
-            });
-            return Ok(());
-        }
-        let accuracy = self.history.checks.last().map(|c| c.test.accuracy);
-        self.save(SaveReason::RunEnd, accuracy);
-        self.emit(Event::Finished {
-            reason: FinishReason::Completed,
-        });
-        Ok(())
-    }
-
-    /// Tests the whole test split in the middle of an epoch. Returns whether the target accuracy
-    /// was reached (a checkpoint is then saved), or `None` if a stop arrived during the test.
-    fn test_inside_epoch(&mut self) -> Result<Option<bool>, Error> {
-        let position = self.epoch_position();
-        let _ = self.emit(Event::Evaluating { position });
-        let Some(test) = self.evaluate()? else {
-            return Ok(None);
-        };
-        let check = TestCheck {
-            position,
-            step: self.step,
-            elapsed_seconds: self.elapsed_seconds(),
-            test,
-        };
-        let accuracy = check.test.accuracy;
-        let reached = self.note_test(TestPoint {
-            position,
-            accuracy,
-            elapsed_seconds: check.elapsed_seconds,
-        });
-        self.history.checks.push(check.clone());
-        self.emit(Event::Tested(Box::new(check)));
-        self.snapshot(Moment::Evaluated {
-            epoch_position: position,
-            accuracy,
-        })?;
-        if reached {
-            self.save(SaveReason::TargetReached, Some(accuracy));
-        }
-        Ok(Some(reached))
-    }
-
-    /// Records a test result; returns whether it reaches the target accuracy (which ends the run).
-    fn note_test(&mut self, point: TestPoint) -> bool {
-        let target = self.config.training.target_accuracy;
-        metrics::note_target(&mut self.history.target_reached_at, point, target)
-    }
-
     fn train_batch(&mut self, order: &[u32], batches_per_epoch: usize) -> Result<(), Error> {
         let t = &self.config.training;
         let flip = t.flip.then_some((t.seed, self.epoch));
@@ -515,155 +407,6 @@ impl Trainer {
             self.pending.push_back(Command::Stop);
         }
         Ok(())
-    }
-
-    /// Training paused on a NaN or infinite loss: wait for the person to resume (typically after
-    /// lowering the learning rate) or stop. Resuming rolls back to the last good checkpoint.
-    fn wait_after_divergence(&mut self) -> Result<(), Error> {
-        loop {
-            let command = match self.pending.pop_front() {
-                Some(command) => command,
-                None => match self.commands.recv() {
-                    Ok(command) => command,
-                    Err(_) => Command::Stop,
-                },
-            };
-            match command {
-                Command::Resume | Command::Start => {
-                    if let Some(path) = self.last_good_checkpoint.clone() {
-                        self.restore(&path)?;
-                    }
-                    self.diverged = false;
-                    self.running_since = Some(Instant::now());
-                    self.emit(Event::Resumed);
-                    return Ok(());
-                }
-                Command::Stop => {
-                    self.pending.push_back(Command::Stop);
-                    return Ok(());
-                }
-                Command::Reconfigure(new) => self.reconfigure(&new),
-                Command::Save => {
-                    self.save(SaveReason::Requested, None);
-                }
-                Command::Pause => {}
-            }
-        }
-    }
-
-    /// Applies queued and newly arrived commands. Blocks (without using the CPU) while paused.
-    fn handle_commands(&mut self) -> Result<Flow, Error> {
-        let mut paused = false;
-        loop {
-            if let Some(reason) = self.pause_for.take()
-                && !paused
-            {
-                paused = true;
-                self.pause(reason)?;
-            }
-            let command = match self.pending.pop_front() {
-                Some(command) => Some(command),
-                None if paused => match self.commands.recv_timeout(Duration::from_secs(3600)) {
-                    Ok(command) => Some(command),
-                    Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => Some(Command::Stop),
-                },
-                None => match self.commands.try_recv() {
-                    Ok(command) => Some(command),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Disconnected) => Some(Command::Stop),
-                },
-            };
-            let Some(command) = command else {
-                return Ok(Flow::Continue);
-            };
-            match command {
-                Command::Pause if !paused => {
-                    paused = true;
-                    self.pause(PauseReason::Requested)?;
-                }
-                Command::Resume | Command::Start if paused => {
-                    paused = false;
-                    self.running_since = Some(Instant::now());
-                    self.emit(Event::Resumed);
-                }
-                Command::Stop => return Ok(Flow::Stop),
-                Command::Save => {
-                    self.save(SaveReason::Requested, None);
-                    // A save that failed while paused asks for a pause: it already is.
-                    self.pause_for = None;
-                }
-                Command::Reconfigure(new) => self.reconfigure(&new),
-                Command::Pause | Command::Resume | Command::Start => {}
-            }
-        }
-    }
-
-    /// Stops the training clock and shows the current weights' predictions.
-    fn pause(&mut self, reason: PauseReason) -> Result<(), Error> {
-        // Time spent paused is not training time.
-        self.history.elapsed_seconds = self.elapsed_seconds();
-        self.running_since = None;
-        self.emit(Event::Paused { reason });
-        self.current_snapshot()
-    }
-
-    /// Takes the live values this worker applies from a freshly loaded config (the table in
-    /// `config::live` says which) and reports what changed.
-    fn reconfigure(&mut self, new: &Config) {
-        let changes = self.config.apply_live(new, Some(Applier::Worker));
-        let optimizer_keys = [
-            "training.momentum",
-            "training.nesterov",
-            "training.weight_decay",
-        ];
-        if changes
-            .iter()
-            .any(|c| optimizer_keys.contains(&c.key.as_str()))
-        {
-            // A new optimizer with the new coefficients, carrying over its state (momentum).
-            let state = self.optimizer.to_record();
-            self.optimizer = new_optimizer(&self.config).load_record(state);
-        }
-        self.emit(Event::Reconfigured { changes });
-    }
-
-    fn stop(&mut self) -> Result<(), Error> {
-        self.save(SaveReason::Stop, None);
-        if !self.diverged {
-            self.current_snapshot()?;
-        }
-        self.emit(Event::Finished {
-            reason: FinishReason::Stopped,
-        });
-        Ok(())
-    }
-
-    /// Test accuracy over the whole test split, without dropout and without an autodiff graph.
-    /// `Ok(None)` if a stop arrived meanwhile (other commands are queued for later).
-    fn evaluate(&mut self) -> Result<Option<Evaluation>, Error> {
-        let model = self
-            .model
-            .as_ref()
-            .expect("the model is only taken out during a step");
-        let device = self.device.clone().inner();
-        let (commands, pending) = (&self.commands, &mut self.pending);
-        evaluate(
-            model,
-            &self.data.test,
-            self.transform,
-            self.config.training.eval_batch_size,
-            &device,
-            &mut || {
-                while let Ok(command) = commands.try_recv() {
-                    if command == Command::Stop {
-                        return true;
-                    }
-                    pending.push_back(command);
-                }
-                false
-            },
-        )
     }
 
     /// Whether the gallery and the filters should be refreshed with the current weights.
