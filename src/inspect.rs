@@ -14,6 +14,7 @@ use safetensors::tensor::TensorView;
 use crate::config::Config;
 use crate::data::fashion_mnist::{self, CLASS_NAMES, FASHION_MNIST, Locations};
 use crate::model::{AlexNetConfig, format_summary, summarize};
+use crate::precision::Precision;
 use crate::session::{self, ConfigArgs, Error};
 use crate::train::metrics::Evaluation;
 use crate::train::{self, runtime, step};
@@ -37,6 +38,10 @@ pub struct EvalArgs {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// What the convolutions and matrix products compute in: "f32", "bf16" or "auto" (bf16 where
+    /// the CPU computes it natively). Default: the checkpoint's run's training.precision.
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -77,7 +82,7 @@ pub fn summary(args: &SummaryArgs) -> Result<ExitCode, Error> {
 
 /// `alexnet-tui eval --checkpoint <path|latest>`: all 10,000 test images.
 pub fn eval(args: &EvalArgs) -> Result<ExitCode, Error> {
-    let restored = session::restore(&args.config, &args.checkpoint)?;
+    let restored = session::restore(&args.config, &args.checkpoint, args.precision)?;
     let config = &restored.config;
     let dir = (!config.data.dir.trim().is_empty()).then(|| PathBuf::from(&config.data.dir));
     let locations = Locations::standard(dir, config.data.download.then(|| config.data.url.clone()));
@@ -104,9 +109,15 @@ pub fn eval(args: &EvalArgs) -> Result<ExitCode, Error> {
                 .map(|(name, accuracy)| serde_json::json!({ "class": name, "accuracy": accuracy }))
                 .collect::<Vec<_>>(),
             "confusion": evaluation.confusion,
+            "precision": restored.precision.compute.name(),
+            "precision_reason": restored.precision.reason,
         });
         println!("{value}");
     } else {
+        println!(
+            "precision {} ({})",
+            restored.precision.compute, restored.precision.reason
+        );
         print!("{}", format_evaluation(path, &evaluation));
     }
     Ok(ExitCode::SUCCESS)
@@ -159,7 +170,8 @@ pub enum ExportError {
 
 /// `alexnet-tui export --checkpoint <path|latest> --out model.safetensors`.
 pub fn export(args: &ExportArgs) -> Result<ExitCode, Error> {
-    let restored = session::restore(&args.config, &args.checkpoint)?;
+    // The weights are f32 whatever the run computed in.
+    let restored = session::restore(&args.config, &args.checkpoint, None)?;
     let trained = &restored.checkpoint.meta.config;
     let metadata = HashMap::from([
         ("resize".to_string(), trained.model.resize.to_string()),

@@ -7,7 +7,7 @@
 //! which [`tui`] draws or [`headless`] prints.
 //!
 //! The layers, lowest first (`tests/layers.rs` checks that no module refers to one above it):
-//! - core: [`config`], [`data`], [`model`], [`train`], [`process`], [`files`]
+//! - core: [`config`], [`data`], [`model`], [`precision`], [`train`], [`process`], [`files`]
 //! - shared by the front ends and commands: [`session`], [`watch`], [`report`], [`control`],
 //!   [`curves`]
 //! - front ends: [`tui`], [`headless`]; commands: [`bench`], [`inspect`], [`predict`], [`plot`]
@@ -21,6 +21,7 @@ pub mod config;
 pub mod data;
 pub mod files;
 pub mod model;
+pub mod precision;
 pub mod process;
 pub mod train;
 

@@ -11,14 +11,47 @@
 //! [`SEQUENCE`] lists those 21 steps in the notebook's `nn.Sequential` order. The forward pass,
 //! the per-layer shape summary and the PyTorch export names (`0.weight` ... `20.bias`) all come from
 //! it, so they cannot disagree.
+//!
+//! In bf16 ([`Compute::Bf16`], see [`crate::precision`]) the weights stay f32: each convolution and
+//! linear layer casts its input, weight and bias to bf16 and runs in bf16, ReLU, max-pooling and
+//! dropout act on the bf16 activations, and the logits are cast back to f32 for the loss. burn's
+//! autodiff differentiates the casts, so every weight gradient reaches the optimizer as f32.
+
+use std::fmt;
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, FloatDType, Tensor};
 use serde::{Deserialize, Serialize};
+
+/// What the convolutions and matrix products compute in, once "auto" is decided
+/// (see `crate::precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compute {
+    #[default]
+    F32,
+    Bf16,
+}
+
+impl Compute {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compute::F32 => "f32",
+            Compute::Bf16 => "bf16",
+        }
+    }
+}
+
+impl fmt::Display for Compute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 pub const NUM_CLASSES: usize = 10;
 pub const HIDDEN: usize = 4096;
@@ -171,6 +204,9 @@ pub struct AlexNet {
     linears: Vec<Linear>,
     pool: MaxPool2d,
     dropout: Dropout,
+    /// What the convolutions and matrix products compute in (not saved: checkpoints are f32).
+    #[module(skip)]
+    compute: Compute,
 }
 
 /// PyTorch's default bias initialization, which the notebook keeps (its `init_weights` only
@@ -230,6 +266,7 @@ impl AlexNetConfig {
                 .with_strides([POOL_STRIDE, POOL_STRIDE])
                 .init(),
             dropout: DropoutConfig::new(self.dropout).init(),
+            compute: Compute::F32,
         }
     }
 }
@@ -250,34 +287,78 @@ impl Activation {
 }
 
 impl AlexNet {
-    /// `[batch, 1, R, R]` images to `[batch, 10]` logits.
+    /// `[batch, 1, R, R]` images to `[batch, 10]` logits (f32 in either precision).
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = Activation::Map(images);
         for step in SEQUENCE {
             x = self.step(step, x);
         }
         match x {
-            Activation::Flat(logits) => logits,
+            Activation::Flat(logits) => logits.cast(FloatDType::F32),
             Activation::Map(_) => unreachable!("SEQUENCE ends with a Linear layer"),
         }
     }
 
-    /// Applies one step of [`SEQUENCE`].
+    /// The same network computing in `compute` (the weights are untouched and stay f32).
+    pub fn with_compute(mut self, compute: Compute) -> Self {
+        self.compute = compute;
+        self
+    }
+
+    /// What the convolutions and matrix products compute in.
+    pub fn compute(&self) -> Compute {
+        self.compute
+    }
+
+    /// Applies one step of [`SEQUENCE`]. In bf16 a convolution or linear layer returns bf16.
     pub fn step(&self, step: Step, x: Activation) -> Activation {
         match (step, x) {
-            (Step::Conv(index), Activation::Map(x)) => {
-                Activation::Map(self.convs[index].forward(x))
-            }
+            (Step::Conv(index), Activation::Map(x)) => Activation::Map(self.conv(index, x)),
             (Step::MaxPool, Activation::Map(x)) => Activation::Map(self.pool.forward(x)),
             (Step::Flatten, Activation::Map(x)) => Activation::Flat(x.flatten(1, 3)),
-            (Step::Linear(index), Activation::Flat(x)) => {
-                Activation::Flat(self.linears[index].forward(x))
-            }
+            (Step::Linear(index), Activation::Flat(x)) => Activation::Flat(self.linear(index, x)),
             (Step::Relu, Activation::Map(x)) => Activation::Map(relu(x)),
             (Step::Relu, Activation::Flat(x)) => Activation::Flat(relu(x)),
             (Step::Dropout, Activation::Map(x)) => Activation::Map(self.dropout.forward(x)),
             (Step::Dropout, Activation::Flat(x)) => Activation::Flat(self.dropout.forward(x)),
             (step, _) => unreachable!("{step:?} received the wrong rank; SEQUENCE is fixed"),
+        }
+    }
+
+    fn conv(&self, index: usize, x: Tensor<4>) -> Tensor<4> {
+        let conv = &self.convs[index];
+        match self.compute {
+            Compute::F32 => conv.forward(x),
+            Compute::Bf16 => {
+                let spec = &CONVS[index];
+                let bf16 = FloatDType::BF16;
+                burn::tensor::module::conv2d(
+                    x.cast(bf16),
+                    conv.weight.val().cast(bf16),
+                    conv.bias.as_ref().map(|bias| bias.val().cast(bf16)),
+                    ConvOptions::new(
+                        [spec.stride, spec.stride],
+                        [spec.padding, spec.padding],
+                        [1, 1],
+                        1,
+                    ),
+                )
+            }
+        }
+    }
+
+    fn linear(&self, index: usize, x: Tensor<2>) -> Tensor<2> {
+        let linear = &self.linears[index];
+        match self.compute {
+            Compute::F32 => linear.forward(x),
+            Compute::Bf16 => {
+                let bf16 = FloatDType::BF16;
+                burn::tensor::module::linear(
+                    x.cast(bf16),
+                    linear.weight.val().cast(bf16),
+                    linear.bias.as_ref().map(|bias| bias.val().cast(bf16)),
+                )
+            }
         }
     }
 

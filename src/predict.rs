@@ -46,6 +46,10 @@ pub struct PredictArgs {
     /// Print one JSON object instead of lines.
     #[arg(long)]
     pub json: bool,
+    /// What the convolutions and matrix products compute in: "f32", "bf16" or "auto" (bf16 where
+    /// the CPU computes it natively). Default: the checkpoint's run's training.precision.
+    #[arg(long, value_enum)]
+    pub precision: Option<crate::precision::Precision>,
 }
 
 /// Which way round a picture's brightness is.
@@ -316,8 +320,9 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode, Error> {
         model,
         transform,
         device,
+        precision,
         ..
-    } = session::restore(&args.config, &args.checkpoint)?;
+    } = session::restore(&args.config, &args.checkpoint, args.precision)?;
     let pixels: Vec<u8> = pictures
         .iter()
         .flat_map(|(_, _, converted)| converted.pixels.iter().copied())
@@ -349,6 +354,8 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode, Error> {
             "resize": transform.resize,
             "normalize": transform.normalize,
             "predictions": files,
+            "precision": precision.compute.name(),
+            "precision_reason": precision.reason,
         });
         println!("{value}");
     } else {

@@ -85,11 +85,13 @@ impl Reporter {
             Event::Download { .. } | Event::Batch(_) | Event::Snapshot(_) => Vec::new(),
             Event::Ready(info) => {
                 let mut lines = vec![Line::info(format!(
-                    "run {} in {} | {} x {} threads | {} training and {} test images from {}",
+                    "run {} in {} | {} x {} threads | {} ({}) | {} training and {} test images from {}",
                     info.run_id,
                     info.run_dir.display(),
                     info.device,
                     info.threads,
+                    info.precision,
+                    info.precision_reason,
                     info.train_images,
                     info.test_images,
                     info.data_source.display()

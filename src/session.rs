@@ -11,6 +11,7 @@ use clap::Args;
 use crate::config::{Config, ConfigError};
 use crate::data::batcher::Transform;
 use crate::model::{AlexNet, AlexNetConfig};
+use crate::precision::{self, Precision, Resolved};
 use crate::train::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::train::runtime;
 
@@ -170,16 +171,37 @@ pub struct Restored {
     pub model: AlexNet,
     pub transform: Transform,
     pub device: Device,
+    /// What the model computes in, and why.
+    pub precision: Resolved,
+}
+
+/// The precision a checkpoint's model computes in on the CPU: `--precision` if given, else the
+/// one the checkpoint's run was configured with.
+pub fn checkpoint_precision(checkpoint: &Checkpoint, flag: Option<Precision>) -> Resolved {
+    match flag {
+        Some(setting) => precision::for_device(setting, "--precision", "cpu"),
+        None => precision::for_device(
+            checkpoint.meta.config.training.precision,
+            "the run's training.precision",
+            "cpu",
+        ),
+    }
 }
 
 /// Loads the config, reads the checkpoint named by `--checkpoint` (a path or `latest`), sets
-/// libtorch's threads from the config and restores the model on the CPU.
-pub fn restore(config_args: &ConfigArgs, which: &str) -> Result<Restored, Error> {
+/// libtorch's threads from the config and restores the model on the CPU, computing in the
+/// precision `--precision` gives (`None`: the checkpoint's run's).
+pub fn restore(
+    config_args: &ConfigArgs,
+    which: &str,
+    precision_flag: Option<Precision>,
+) -> Result<Restored, Error> {
     let config = load_config(config_args)?;
     let (path, checkpoint) = read_checkpoint("--checkpoint", which, &config)?;
     runtime::configure_threads(config.training.threads, config.training.interop_threads);
     let device = runtime::cpu();
-    let model = restore_model(&checkpoint, &path, &device)?;
+    let precision = checkpoint_precision(&checkpoint, precision_flag);
+    let model = restore_model(&checkpoint, &path, &device)?.with_compute(precision.compute);
     let transform = trained_transform(&checkpoint);
     Ok(Restored {
         config,
@@ -188,5 +210,6 @@ pub fn restore(config_args: &ConfigArgs, which: &str) -> Result<Restored, Error>
         model,
         transform,
         device,
+        precision,
     })
 }

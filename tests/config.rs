@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use alexnet_tui::config::{Config, Profile, Schedule};
+use alexnet_tui::config::{Config, Precision, Profile, Schedule};
 
 fn corpus(folder: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -79,6 +79,35 @@ fn explicit_keys_override_the_profile() {
     assert_eq!(dotted.model.resize, 128);
 }
 
+#[test]
+fn precision_is_auto_for_fast_f32_for_seed_and_needs_a_restart() {
+    assert_eq!(Profile::Fast.config().training.precision, Precision::Auto);
+    assert_eq!(Profile::Seed.config().training.precision, Precision::F32);
+    let path = corpus("valid_configs")
+        .into_iter()
+        .find(|p| p.ends_with("seed_bf16.toml"))
+        .expect("file");
+    let config = load(&path).expect("loads");
+    // The key wins over the seed profile's f32; the rest is the notebook.
+    assert_eq!(config.training.precision, Precision::Bf16);
+    assert_eq!(config.model.resize, 224);
+    let old = Profile::Fast.config();
+    let mut new = old.clone();
+    new.training.precision = Precision::Bf16;
+    let diff = old.diff(&new);
+    assert!(diff.live.is_empty());
+    assert_eq!(
+        diff.restart
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["training.precision: \"auto\" -> \"bf16\""]
+    );
+    // Checkpoints are f32 whatever the precision: resuming under the other one is allowed.
+    assert_eq!(old.resume_incompatibility(&new), None);
+    assert_eq!(new.resume_incompatibility(&old), None);
+}
+
 const EXPECTED: &[(&str, &str)] = &[
     (
         "bad_device.toml",
@@ -87,6 +116,10 @@ const EXPECTED: &[(&str, &str)] = &[
     (
         "bad_schedule.toml",
         "bad_schedule.toml:2: training.schedule: unknown variant `linear`, expected one of `constant`, `one-cycle`, `cosine`",
+    ),
+    (
+        "bad_precision.toml",
+        "bad_precision.toml:2: training.precision: unknown variant `fp8`, expected one of `f32`, `bf16`, `auto`",
     ),
     (
         "dropout_one.toml",
@@ -110,7 +143,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     (
         "unknown_key.toml",
-        "unknown_key.toml:3: training.learnin_rate: unknown field `learnin_rate`, expected one of `epochs`, `batch_size`, `learning_rate`, `optimizer`, `schedule`, `warmup_fraction`, `momentum`, `nesterov`, `weight_decay`, `label_smoothing`, `flip`, `normalize`, `seed`, `target_accuracy`, `device`, `threads`, `interop_threads`, `log_every`, `eval_batch_size`, `eval_every`, `eval_from`",
+        "unknown_key.toml:3: training.learnin_rate: unknown field `learnin_rate`, expected one of `epochs`, `batch_size`, `learning_rate`, `optimizer`, `schedule`, `warmup_fraction`, `momentum`, `nesterov`, `weight_decay`, `label_smoothing`, `flip`, `normalize`, `seed`, `target_accuracy`, `device`, `precision`, `threads`, `interop_threads`, `log_every`, `eval_batch_size`, `eval_every`, `eval_from`",
     ),
     (
         "unknown_profile.toml",

@@ -22,7 +22,15 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(Layer, &[&str])] = &[
     (
         Layer::Core,
-        &["config", "data", "model", "train", "process", "files"],
+        &[
+            "config",
+            "data",
+            "model",
+            "precision",
+            "train",
+            "process",
+            "files",
+        ],
     ),
     (
         Layer::Shared,

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use alexnet_tui::config::{Config, OptimizerKind, Schedule};
+use alexnet_tui::config::{Config, OptimizerKind, Precision, Schedule};
 use alexnet_tui::model::AlexNetConfig;
 use alexnet_tui::process::ProcessSampler;
 use alexnet_tui::session;
@@ -570,4 +570,78 @@ fn resume_refuses_corrupt_and_incompatible_checkpoints() {
     );
     let error = session::load_resume("latest", &config).expect_err("no runs");
     assert!(error.to_string().contains("--resume latest"), "{error}");
+}
+
+/// Mixed precision on real data (issue 15): a run with its convolutions and matrix products in
+/// bf16 learns far above chance, the ready event says bf16 and why, and its checkpoint holds f32
+/// weights that load into an f32 model. The sizes are those of
+/// `learns_on_real_data_loss_falls_and_accuracy_is_far_above_chance` (f32, same assertion).
+///
+/// Ignored by default: on a CPU without avx512_bf16/amx_bf16, bf16 is emulated, about 1.3
+/// images/s at 65x65 here (a 640-image, 20-step try took 480 s and was still at chance, 0.08),
+/// so this run would take well over an hour. Run it with `--ignored` where bf16 is native.
+#[test]
+#[ignore = "emulated bf16 is far too slow on CPUs without avx512_bf16/amx_bf16"]
+fn a_short_bf16_run_learns_far_above_chance() {
+    let _serial = serial();
+    let runs = tempfile::tempdir().expect("temp dir");
+    let mut config = small_config(runs.path());
+    config.training.precision = Precision::Bf16;
+    config.data.train_limit = 4000;
+    config.data.test_limit = 1000;
+    config.training.epochs = 2.0;
+    config.training.threads = 0;
+    let started = std::time::Instant::now();
+    let mut handle = start(config, true, None);
+    let mut test_accuracy = None;
+    let mut losses = Vec::new();
+    loop {
+        match next(&mut handle, 5 * MINUTE) {
+            Event::Ready(info) => {
+                assert_eq!(info.precision, "bf16");
+                assert!(
+                    info.precision_reason
+                        .starts_with("training.precision = \"bf16\""),
+                    "{}",
+                    info.precision_reason
+                );
+            }
+            Event::Batch(batch) => losses.push(batch.loss),
+            Event::Epoch(record) => test_accuracy = record.test.map(|t| t.accuracy),
+            Event::Finished { reason } => {
+                assert_eq!(reason, FinishReason::Completed);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let accuracy = test_accuracy.expect("the run's last epoch end is tested");
+    println!(
+        "bf16 run: {} steps, test accuracy {accuracy:.3} on 1000 images, {:.1} s",
+        losses.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        accuracy > 0.5,
+        "test accuracy {accuracy:.3} after a bf16 run (chance is 0.1)"
+    );
+    let path = checkpoint::latest(runs.path()).expect("a checkpoint");
+    let saved = Checkpoint::read(&path).expect("checkpoint reads");
+    assert_eq!(saved.meta.config.training.precision, Precision::Bf16);
+    let model = checkpoint::model_from_bytes(
+        AlexNetConfig {
+            resize: 65,
+            dropout: 0.5,
+        }
+        .init(&alexnet_tui::train::runtime::cpu()),
+        saved.model,
+        &path,
+    )
+    .expect("the bf16 run's weights load into an f32 model");
+    assert!(
+        model
+            .torch_named_tensors()
+            .iter()
+            .all(|(_, _, v)| v.iter().all(|x| x.is_finite()))
+    );
 }

@@ -39,6 +39,8 @@ fn ready_info(config: &Config, history: History) -> ReadyInfo {
         run_dir: PathBuf::from("runs/20261129-101500"),
         device: "CPU (libtorch)".into(),
         threads: 2,
+        precision: "f32".into(),
+        precision_reason: "auto: this CPU has no native bf16 (no avx512_bf16/amx_bf16)".into(),
         summary: summarize(&model, config.model.resize, &device),
         train_images: 60_000,
         test_images: 10_000,

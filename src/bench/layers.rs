@@ -1,5 +1,6 @@
 //! `bench --layers`: each layer of [`SEQUENCE`] timed alone, forward and backward, in each
-//! convolution mode asked for, with bench/layers.py's figures for the same layers alongside.
+//! convolution mode (and precision) asked for, with bench/layers.py's figures for the same layers
+//! alongside.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -73,7 +74,11 @@ pub fn report(
         .iter()
         .map(|&mode| {
             mode.apply();
-            layer_times(model, images.clone(), repeats)
+            layer_times(
+                &model.clone().with_compute(mode.compute),
+                images.clone(),
+                repeats,
+            )
         })
         .collect();
     let theirs = if pytorch {

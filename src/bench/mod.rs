@@ -4,11 +4,16 @@
 //! ours in the same invocation (this machine's speed drifts, so only interleaved ratios mean much).
 //! `--conv-backward both` also times our step with burn's generic convolution backward in turn with
 //! libtorch's own, and `--conv-layout both` the CPU convolutions in the contiguous layout in turn
-//! with channels-last (the vendored burn-tch's switches, see vendor/burn-tch/VENDORED.md).
+//! with channels-last (the vendored burn-tch's switches, see vendor/burn-tch/VENDORED.md), and
+//! `--precision both` our step in f32 in turn with bf16 (skipped, with PyTorch's bf16 variants,
+//! where the CPU has no native bf16, unless `--force-bf16`). Warm-up runs until two consecutive
+//! steps are within 5% (capped), and the one-pass SGD's path is reported.
 //!
-//! [`ours`] times our step, [`layers`] each layer alone, [`pytorch`] runs the reference scripts;
-//! this file reads the options and prints the figures.
+//! [`ours`] times our step, [`layers`] each layer alone, [`pytorch`] runs the reference scripts,
+//! [`bf16`] decides which precisions run; this file reads the options and prints the figures.
 
+mod bf16;
+mod comparison;
 mod layers;
 mod ours;
 mod pytorch;
@@ -19,11 +24,11 @@ use burn::module::Module;
 use clap::Args;
 
 use crate::config::Config;
-use crate::model::{AlexNet, AlexNetConfig};
-use crate::process;
+use crate::model::AlexNetConfig;
 use crate::session::{self, ConfigArgs, Error};
 use crate::train::runtime::{configure_threads, device_for};
-use ours::{Mode, OurStep};
+use comparison::Comparison;
+use ours::OurStep;
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -41,12 +46,25 @@ pub struct BenchArgs {
     /// Repeats (the median and spread over them are printed).
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
-    /// Untimed warm-up steps.
+    /// Untimed warm-up steps, at least.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// Also run bench/reference.py (PyTorch) in turn with ours and print the ratio.
+    /// After --warmup steps, keep warming up until two consecutive steps are within 5% of each
+    /// other, up to this many warm-up steps in all (ours and PyTorch's alike).
+    #[arg(long, default_value_t = 12)]
+    pub warmup_max: usize,
+    /// Also run bench/reference.py (PyTorch) in turn with ours, in its variants (eager,
+    /// channels_last, bf16 autocast, channels_last + bf16 autocast), and print the ratios.
     #[arg(long)]
     pub pytorch: bool,
+    /// What our convolutions and matrix products compute in: f32, bf16, or both in turn with
+    /// their ratio (default: what training.precision gives on this machine).
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionChoice>,
+    /// Run the bf16 variants (ours and PyTorch's) even where the CPU has no native bf16: there
+    /// bf16 is emulated and hopelessly slow, so they are skipped unless forced.
+    #[arg(long)]
+    pub force_bf16: bool,
     /// Gradients of the convolutions: libtorch's own convolution_backward (what training uses),
     /// burn's generic fallback, or both in turn with their ratio.
     #[arg(long, value_enum, default_value_t = ConvBackwardChoice::Libtorch)]
@@ -59,6 +77,13 @@ pub struct BenchArgs {
     /// repeats; with --pytorch, bench/layers.py's figures for the same layers alongside).
     #[arg(long)]
     pub layers: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionChoice {
+    F32,
+    Bf16,
+    Both,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -134,7 +159,8 @@ fn bench_config(args: &BenchArgs) -> Result<Config, Error> {
 
 pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     let config = bench_config(args)?;
-    let modes = ours::modes(args.conv_backward, args.conv_layout);
+    let (computes, bf16_allowed) = bf16::precisions(&config, args)?;
+    let modes = ours::modes(args.conv_backward, args.conv_layout, &computes);
     if modes
         .iter()
         .any(|mode| mode.backward == ours::Backward::Libtorch)
@@ -151,12 +177,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
     let device = device.autodiff();
     let mode_names: Vec<String> = modes.iter().map(|&mode| mode.name()).collect();
     println!(
-        "bench: AlexNet, {resize}x{resize} input, batch {}, {device_name}, {} intra-op + {} inter-op threads, convolutions (backward, layout) {}, {} warm-up + {} repeats x {} steps",
+        "bench: AlexNet, {resize}x{resize} input, batch {}, {device_name}, {} intra-op + {} inter-op threads, convolutions (backward, layout, precision) {}, {} to {} warm-up steps (until two are within 5%) + {} repeats x {} steps",
         config.training.batch_size,
         threads.intra,
         threads.inter,
         mode_names.join(" and "),
         args.warmup,
+        args.warmup_max.max(args.warmup),
         args.repeats,
         args.steps
     );
@@ -187,160 +214,15 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, Error> {
         config: &config,
         threads,
         args,
+        variants: pytorch::variants(bf16_allowed),
     };
     comparison.run(&mut ours, model)
-}
-
-/// Whole steps: ours in each mode and, with `--pytorch`, the reference, in turn, repeat by repeat.
-struct Comparison<'a> {
-    modes: &'a [Mode],
-    mode_names: &'a [String],
-    config: &'a Config,
-    threads: usize,
-    args: &'a BenchArgs,
-}
-
-impl Comparison<'_> {
-    fn label(&self, index: usize) -> String {
-        match self.modes.len() {
-            1 => "ours".to_string(),
-            _ => format!("ours[{}]", self.mode_names[index]),
-        }
-    }
-
-    fn run(&self, ours: &mut OurStep, mut model: AlexNet) -> Result<ExitCode, Error> {
-        let args = self.args;
-        let modes = self.modes;
-        for &mode in modes {
-            model = ours.time(args.warmup, model, mode).0;
-        }
-        let mut figures = vec![Figures::default(); modes.len()];
-        let mut pytorch = Figures::default();
-        let mut prepare_share = Vec::new();
-        let mut faults_per_step = Vec::new();
-        for repeat in 0..args.repeats {
-            // With two modes, alternate which goes first, so that neither always follows PyTorch.
-            let mut sequence: Vec<usize> = (0..modes.len()).collect();
-            if repeat % 2 == 1 {
-                sequence.reverse();
-            }
-            for index in sequence {
-                let (next, timing) = ours.time(args.steps, model, modes[index]);
-                model = next;
-                figures[index]
-                    .images_per_second
-                    .push(timing.images_per_second);
-                prepare_share.push(timing.prepare_share);
-                faults_per_step.extend(timing.faults_per_step);
-            }
-            let theirs = if args.pytorch {
-                let run = pytorch::Steps {
-                    steps: args.steps,
-                    warmup: args.warmup,
-                };
-                let theirs = pytorch::images_per_second(self.config, self.threads, run)
-                    .map_err(|error| Error::Failed(error.to_string()))?;
-                pytorch.images_per_second.push(theirs);
-                Some(theirs)
-            } else {
-                None
-            };
-            println!("{}", self.repeat_line(repeat, &figures, theirs));
-        }
-        self.print_medians(&figures);
-        println!(
-            "batch preparation is {:.2}% of our step",
-            100.0 * median(&prepare_share)
-        );
-        if !faults_per_step.is_empty() {
-            // Each minor fault is a fresh page the kernel zeroes: memory the allocator did not
-            // reuse.
-            println!(
-                "minor page faults per step: median {:.0}",
-                median(&faults_per_step)
-            );
-        }
-        self.print_ratios(&figures, args.pytorch.then_some(&pytorch));
-        if let Some((_, peak)) = process::memory() {
-            println!(
-                "peak resident memory of this process: {:.2} GB",
-                peak as f64 / (1u64 << 30) as f64
-            );
-        }
-        Ok(ExitCode::SUCCESS)
-    }
-
-    /// `repeat N: ours X images/s, ..., PyTorch Y images/s, ours/PyTorch R`.
-    fn repeat_line(&self, repeat: usize, figures: &[Figures], theirs: Option<f64>) -> String {
-        let mut line = format!("repeat {}:", repeat + 1);
-        for (index, side) in figures.iter().enumerate() {
-            let value = side.images_per_second[repeat];
-            line.push_str(&format!(" {} {value:.1} images/s,", self.label(index)));
-        }
-        if self.modes.len() == 2 {
-            line.push_str(&format!(
-                " [{}]/[{}] {:.3},",
-                self.mode_names[1],
-                self.mode_names[0],
-                figures[1].images_per_second[repeat] / figures[0].images_per_second[repeat]
-            ));
-        }
-        if let Some(theirs) = theirs {
-            line.push_str(&format!(" PyTorch {theirs:.1} images/s,"));
-            for (index, side) in figures.iter().enumerate() {
-                line.push_str(&format!(
-                    " {}/PyTorch {:.3},",
-                    self.label(index),
-                    side.images_per_second[repeat] / theirs
-                ));
-            }
-        }
-        line.trim_end_matches(',').to_string()
-    }
-
-    /// Median and spread of each of our modes.
-    fn print_medians(&self, figures: &[Figures]) {
-        for (index, side) in figures.iter().enumerate() {
-            let (low, high) = side.spread();
-            println!(
-                "{}: median {:.1} images/s (min {low:.1}, max {high:.1})",
-                self.label(index),
-                side.median()
-            );
-        }
-    }
-
-    /// The interleaved ratios: between our two modes, and of each against PyTorch.
-    fn print_ratios(&self, figures: &[Figures], pytorch: Option<&Figures>) {
-        let repeats = self.args.repeats;
-        if self.modes.len() == 2 {
-            println!(
-                "ratio [{}]/[{}]: median {:.3} over {repeats} interleaved repeats",
-                self.mode_names[1],
-                self.mode_names[0],
-                median(&ratios(&figures[1], &figures[0])),
-            );
-        }
-        if let Some(pytorch) = pytorch {
-            let (low, high) = pytorch.spread();
-            println!(
-                "PyTorch 2.9 eager: median {:.1} images/s (min {low:.1}, max {high:.1})",
-                pytorch.median()
-            );
-            for (index, side) in figures.iter().enumerate() {
-                println!(
-                    "ratio {}/PyTorch: median {:.3} over {repeats} interleaved repeats",
-                    self.label(index),
-                    median(&ratios(side, pytorch)),
-                );
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Compute;
 
     #[test]
     fn median_of_odd_and_even_counts() {
@@ -351,16 +233,30 @@ mod tests {
 
     #[test]
     fn both_and_both_measure_four_modes_backward_first() {
-        let modes = ours::modes(ConvBackwardChoice::Both, ConvLayoutChoice::Both);
+        let modes = ours::modes(
+            ConvBackwardChoice::Both,
+            ConvLayoutChoice::Both,
+            &[Compute::F32],
+        );
         let names: Vec<String> = modes.iter().map(|&mode| mode.name()).collect();
         assert_eq!(
             names,
             [
-                "generic contiguous",
-                "generic channels-last",
-                "libtorch contiguous",
-                "libtorch channels-last"
+                "generic contiguous f32",
+                "generic channels-last f32",
+                "libtorch contiguous f32",
+                "libtorch channels-last f32"
             ]
+        );
+        let both = ours::modes(
+            ConvBackwardChoice::Libtorch,
+            ConvLayoutChoice::ChannelsLast,
+            &[Compute::F32, Compute::Bf16],
+        );
+        let names: Vec<String> = both.iter().map(|&mode| mode.name()).collect();
+        assert_eq!(
+            names,
+            ["libtorch channels-last f32", "libtorch channels-last bf16"]
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Our side of `bench`: the exact step the training worker runs (gather, transform, the shared
-//! training step), timed over synthetic batches, in each convolution mode asked for.
+//! training step), timed over synthetic batches, in each convolution mode and precision asked
+//! for, after a warm-up that lasts until the step time settles.
 
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use super::{ConvBackwardChoice, ConvLayoutChoice};
 use crate::config::Config;
 use crate::data::batcher::{self, Transform};
 use crate::data::fashion_mnist::{IMAGE_PIXELS, Split};
-use crate::model::AlexNet;
+use crate::model::{AlexNet, Compute};
 use crate::process;
 use crate::train::step::{new_optimizer, training_step};
 
@@ -32,11 +33,12 @@ pub enum Layout {
     ChannelsLast,
 }
 
-/// How our convolutions run: which backward, in which CPU memory layout.
+/// How our convolutions run: which backward, in which CPU memory layout, in which precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mode {
     pub backward: Backward,
     pub layout: Layout,
+    pub compute: Compute,
 }
 
 impl Mode {
@@ -65,7 +67,7 @@ impl Mode {
             Layout::Contiguous => "contiguous",
             Layout::ChannelsLast => "channels-last",
         };
-        format!("{backward} {layout}")
+        format!("{backward} {layout} {}", self.compute)
     }
 }
 
@@ -76,7 +78,11 @@ pub fn libtorch_backward_available() -> bool {
 }
 
 /// The ways to run the convolutions to measure, in the order of the first repeat.
-pub fn modes(backward: ConvBackwardChoice, layout: ConvLayoutChoice) -> Vec<Mode> {
+pub fn modes(
+    backward: ConvBackwardChoice,
+    layout: ConvLayoutChoice,
+    computes: &[Compute],
+) -> Vec<Mode> {
     let backwards = match backward {
         ConvBackwardChoice::Generic => vec![Backward::Generic],
         ConvBackwardChoice::Libtorch => vec![Backward::Libtorch],
@@ -87,10 +93,38 @@ pub fn modes(backward: ConvBackwardChoice, layout: ConvLayoutChoice) -> Vec<Mode
         ConvLayoutChoice::ChannelsLast => vec![Layout::ChannelsLast],
         ConvLayoutChoice::Both => vec![Layout::Contiguous, Layout::ChannelsLast],
     };
-    backwards
-        .iter()
-        .flat_map(|&backward| layouts.iter().map(move |&layout| Mode { backward, layout }))
-        .collect()
+    let mut modes = Vec::new();
+    for &backward in &backwards {
+        for &layout in &layouts {
+            for &compute in computes {
+                modes.push(Mode {
+                    backward,
+                    layout,
+                    compute,
+                });
+            }
+        }
+    }
+    modes
+}
+
+/// Runs `step` (which returns its own duration in seconds) at least `min` times, then until two
+/// consecutive durations are within 5% of each other, at most `max` times in all. Returns the
+/// durations.
+pub fn warm_up(min: usize, max: usize, mut step: impl FnMut() -> f64) -> Vec<f64> {
+    let mut times = Vec::new();
+    while times.len() < min || (times.len() < max && !settled(&times)) {
+        times.push(step());
+    }
+    times
+}
+
+/// Whether the last two durations are within 5% of each other.
+pub fn settled(times: &[f64]) -> bool {
+    match times {
+        [.., a, b] => (a - b).abs() <= 0.05 * a.min(*b),
+        _ => false,
+    }
 }
 
 /// Synthetic but realistic images: the step's cost does not depend on pixel values.
@@ -166,7 +200,7 @@ impl OurStep {
     /// worker runs it) and returns the trained model with the figures.
     pub fn time(&mut self, steps: usize, model: AlexNet, mode: Mode) -> (AlexNet, Timing) {
         mode.apply();
-        let mut model = model;
+        let mut model = model.with_compute(mode.compute);
         let mut prepare_seconds = 0.0;
         let faults_before = process::minor_page_faults();
         let started = Instant::now();
@@ -204,5 +238,22 @@ impl OurStep {
             faults_per_step,
         };
         (model, timing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_up_stops_once_two_steps_agree_or_at_the_cap() {
+        let mut times = [1.0, 0.5, 0.3, 0.29, 0.2].into_iter();
+        assert_eq!(
+            warm_up(2, 12, || times.next().expect("enough")),
+            [1.0, 0.5, 0.3, 0.29]
+        );
+        let mut slow = [1.0, 0.5, 0.3, 0.2].into_iter().cycle();
+        assert_eq!(warm_up(2, 5, || slow.next().expect("cycles")).len(), 5);
+        assert!(!settled(&[0.3]));
     }
 }

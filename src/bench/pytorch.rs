@@ -17,10 +17,17 @@ pub enum ReferenceError {
     },
     #[error("{} failed: {stderr}", script.display())]
     Failed { script: PathBuf, stderr: String },
-    #[error("{} printed no images_per_second", script.display())]
-    NoThroughput { script: PathBuf },
-    #[error("{} printed images_per_second={value}, which is not a number", script.display())]
-    Unreadable { script: PathBuf, value: String },
+    #[error("{} printed no images_per_second for variant {variant}", script.display())]
+    NoThroughput { script: PathBuf, variant: String },
+    #[error(
+        "{} printed images_per_second={value} for variant {variant}, which is not a number",
+        script.display()
+    )]
+    Unreadable {
+        script: PathBuf,
+        variant: String,
+        value: String,
+    },
     #[error("{} printed {found} layers, expected {expected}", script.display())]
     Layers {
         script: PathBuf,
@@ -33,16 +40,50 @@ pub enum ReferenceError {
 #[derive(Debug, Clone, Copy)]
 pub struct Steps {
     pub steps: usize,
+    /// Warm-up steps, at least.
     pub warmup: usize,
+    /// Then until two consecutive steps are within 5%, at most this many in all.
+    pub warmup_max: usize,
 }
 
-/// Runs bench/reference.py with the same input size, batch, threads and optimizer settings, and
-/// returns its images per second.
+/// bench/reference.py's variants: eager, channels_last, bf16 autocast, channels_last + bf16
+/// autocast; the bf16 ones only where bf16 may run.
+pub fn variants(bf16_allowed: bool) -> Vec<&'static str> {
+    let mut variants = vec!["eager", "cl"];
+    if bf16_allowed {
+        variants.extend(["bf16", "cl_bf16"]);
+    }
+    variants
+}
+
+/// A variant in words.
+pub fn describe(variant: &str) -> &'static str {
+    match variant {
+        "eager" => "eager",
+        "cl" => "channels_last",
+        "bf16" => "bf16 autocast",
+        "cl_bf16" => "channels_last + bf16 autocast",
+        _ => "(unknown variant)",
+    }
+}
+
+/// One variant's figure from bench/reference.py.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantRun {
+    pub images_per_second: f64,
+    /// Whether its warm-up settled within 5%, and in how many steps (as the script printed it).
+    pub settled: bool,
+    pub warmup_steps: String,
+}
+
+/// Runs bench/reference.py in `variants` with the same input size, batch, threads and optimizer
+/// settings, and returns each variant's figure, in order.
 pub fn images_per_second(
     config: &Config,
     threads: usize,
     run: Steps,
-) -> Result<f64, ReferenceError> {
+    variants: &[&str],
+) -> Result<Vec<VariantRun>, ReferenceError> {
     let script = script("reference.py");
     let t = &config.training;
     let mut command = Command::new(torch_python());
@@ -53,6 +94,8 @@ pub fn images_per_second(
         .args(["--threads", &threads.to_string()])
         .args(["--steps", &run.steps.to_string()])
         .args(["--warmup", &run.warmup.to_string()])
+        .args(["--warmup-max", &run.warmup_max.to_string()])
+        .args(["--variants", &variants.join(",")])
         .args(["--optimizer", &t.optimizer.to_string()])
         .args(["--momentum", &t.momentum.to_string()])
         .args(["--weight-decay", &t.weight_decay.to_string()]);
@@ -60,20 +103,39 @@ pub fn images_per_second(
         command.arg("--nesterov");
     }
     let text = output(command, &script)?;
-    let Some(value) = text
+    variants
+        .iter()
+        .map(|variant| parse_variant(&text, variant, &script))
+        .collect()
+}
+
+/// The `variant=<name> warmup_steps=N settled=True|False images_per_second=X` line of `variant`.
+fn parse_variant(text: &str, variant: &str, script: &Path) -> Result<VariantRun, ReferenceError> {
+    let line = text
         .lines()
-        .rev()
-        .find_map(|line| line.strip_prefix("images_per_second="))
-    else {
-        return Err(ReferenceError::NoThroughput { script });
-    };
-    value
-        .trim()
-        .parse()
-        .map_err(|_| ReferenceError::Unreadable {
-            script,
-            value: value.to_string(),
+        .find(|line| line.starts_with(&format!("variant={variant} ")));
+    let field = |name: &str| {
+        line.and_then(|line| {
+            line.split_whitespace()
+                .find_map(|field| field.strip_prefix(name))
         })
+    };
+    let Some(value) = field("images_per_second=") else {
+        return Err(ReferenceError::NoThroughput {
+            script: script.to_path_buf(),
+            variant: variant.to_string(),
+        });
+    };
+    let images_per_second = value.parse().map_err(|_| ReferenceError::Unreadable {
+        script: script.to_path_buf(),
+        variant: variant.to_string(),
+        value: value.to_string(),
+    })?;
+    Ok(VariantRun {
+        images_per_second,
+        settled: field("settled=") != Some("False"),
+        warmup_steps: field("warmup_steps=").unwrap_or("?").to_string(),
+    })
 }
 
 /// bench/layers.py's median forward and backward seconds per layer of the notebook's network,
@@ -151,6 +213,23 @@ fn output(mut command: Command, script: &Path) -> Result<String, ReferenceError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variant_lines_are_read_by_name() {
+        let text = "variant=eager warmup_steps=3 settled=True images_per_second=812.5\n\
+                    variant=cl warmup_steps=12 settled=False images_per_second=900\n";
+        let script = Path::new("reference.py");
+        let cl = parse_variant(text, "cl", script).expect("cl");
+        assert_eq!(cl.images_per_second, 900.0);
+        assert!(!cl.settled);
+        assert_eq!(cl.warmup_steps, "12");
+        let eager = parse_variant(text, "eager", script).expect("eager");
+        assert!(eager.settled);
+        assert!(matches!(
+            parse_variant(text, "bf16", script),
+            Err(ReferenceError::NoThroughput { .. })
+        ));
+    }
 
     #[test]
     fn layer_lines_are_read_and_other_lines_skipped() {

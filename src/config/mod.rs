@@ -101,6 +101,29 @@ impl fmt::Display for Schedule {
     }
 }
 
+/// What `training.precision` (and `eval`'s and `predict`'s `--precision`) asks for; see
+/// `crate::precision`, which decides "auto".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Everything in f32 (the notebook).
+    F32,
+    /// Convolutions and matrix products in bf16, everything else f32.
+    Bf16,
+    /// bf16 where the hardware computes it natively, else f32.
+    Auto,
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+            Precision::Auto => "auto",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainingConfig {
@@ -125,6 +148,10 @@ pub struct TrainingConfig {
     pub target_accuracy: f64,
     /// "auto", "cpu", "cuda:N" or "mps".
     pub device: String,
+    /// "f32", "bf16" (convolutions and matrix products in bf16, the rest f32) or "auto" (bf16
+    /// where the hardware computes it natively). See `crate::precision`. Restart-only; not part
+    /// of the resume check (checkpoints are f32 whatever it is).
+    pub precision: Precision,
     /// Intra-op threads for libtorch (0 = every physical core).
     pub threads: usize,
     /// Inter-op threads for libtorch (0 = every physical core). Set once per process.
@@ -207,6 +234,8 @@ impl Default for TrainingConfig {
             seed: 42,
             target_accuracy: 0.0,
             device: "auto".to_string(),
+            // The notebook's f32; the fast profile says "auto".
+            precision: Precision::F32,
             threads: 0,
             interop_threads: 0,
             log_every: 10,
@@ -288,6 +317,7 @@ impl Profile {
                 training.flip = true;
                 training.normalize = true;
                 training.target_accuracy = 0.88;
+                training.precision = Precision::Auto;
                 // Tests late in the second epoch, where the one-cycle schedule nears the target.
                 training.eval_every = 0.1;
                 training.eval_from = 1.5;

@@ -205,6 +205,10 @@ pub struct ReadyInfo {
     pub run_dir: PathBuf,
     pub device: String,
     pub threads: usize,
+    /// What the convolutions and matrix products compute in: "f32" or "bf16".
+    pub precision: String,
+    /// Why, e.g. "auto: this CPU has no native bf16 (no avx512_bf16/amx_bf16)".
+    pub precision_reason: String,
     pub summary: Vec<LayerSummary>,
     pub train_images: usize,
     pub test_images: usize,

@@ -11,6 +11,8 @@
 //! either reads in the other. Tensors that are not libtorch CPU f32 go through the same
 //! arithmetic with burn's tensor operations.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use burn::optim::{LearningRate, Optimizer, RecordState, StateSink, StateSource, join_path};
 use burn::tensor::{Device, Tensor};
 // The vendored burn-tch is deprecated upstream as a whole crate; this file is where its
@@ -26,6 +28,20 @@ pub struct FusedSgd {
     weight_decay: f64,
     /// Update libtorch CPU tensors in place (otherwise always use tensor operations).
     in_place: bool,
+}
+
+/// How many parameter updates each path has done in this process: the in-place pass, and burn's
+/// tensor operations (other devices, or tensors that are not f32: a bf16 gradient would land
+/// here, silently slower, which `bench` reports).
+static IN_PLACE_UPDATES: AtomicU64 = AtomicU64::new(0);
+static TENSOR_OP_UPDATES: AtomicU64 = AtomicU64::new(0);
+
+/// Parameter updates so far: (in place, with tensor operations).
+pub fn update_counts() -> (u64, u64) {
+    (
+        IN_PLACE_UPDATES.load(Ordering::Relaxed),
+        TENSOR_OP_UPDATES.load(Ordering::Relaxed),
+    )
 }
 
 /// The momentum buffer of one parameter (none without momentum).
@@ -92,8 +108,10 @@ impl Optimizer for FusedSgd {
         let velocity = state.and_then(|state| state.velocity);
         let (tensor, velocity) =
             if self.in_place && on_libtorch_cpu(&tensor, &grad, velocity.as_ref()) {
+                IN_PLACE_UPDATES.fetch_add(1, Ordering::Relaxed);
                 self.step_in_place(lr, tensor, grad, velocity)
             } else {
+                TENSOR_OP_UPDATES.fetch_add(1, Ordering::Relaxed);
                 self.step_with_tensor_ops(lr, tensor, grad, velocity)
             };
         (tensor, Some(FusedSgdState { velocity }))

@@ -156,6 +156,9 @@ impl SystemInfo {
         let conv_backward = "src/ops/conv_backward.cpp";
         println!("cargo:rerun-if-changed={conv_backward}");
         println!("cargo:rustc-cfg=burn_tch_conv_backward");
+        // alexnet-tui: whether the CUDA device computes bf16 natively (see VENDORED.md).
+        let native_bf16 = "src/ops/native_bf16.cpp";
+        println!("cargo:rerun-if-changed={native_bf16}");
 
         match self.os {
             Os::Linux | Os::Macos => {
@@ -167,7 +170,7 @@ impl SystemInfo {
                     .flag(format!("-Wl,-rpath={}", self.libtorch_lib_dir.display()))
                     .flag("-std=c++17")
                     .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", self.cxx11_abi))
-                    .files(&[cuda_dependency, conv_backward])
+                    .files(&[cuda_dependency, conv_backward, native_bf16])
                     .compile("burn-tch");
             }
             Os::Windows => {
@@ -177,7 +180,7 @@ impl SystemInfo {
                     .warnings(false)
                     .includes(&self.libtorch_include_dirs)
                     .flag("/std:c++17")
-                    .files(&[cuda_dependency, conv_backward])
+                    .files(&[cuda_dependency, conv_backward, native_bf16])
                     .compile("burn-tch");
             }
         };

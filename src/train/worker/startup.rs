@@ -14,6 +14,7 @@ use crate::data::batcher;
 use crate::data::fashion_mnist::{self, Dataset, FASHION_MNIST, Locations};
 use crate::files;
 use crate::model::{AlexNet, AlexNetConfig, summarize};
+use crate::precision;
 use crate::train::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::train::metrics::{EpochTotals, History};
 use crate::train::runtime::{configure_threads, device_for};
@@ -108,6 +109,13 @@ pub(super) fn prepare(
             (model, optimizer, origin)
         }
     };
+    // alexnet-tui issue 15: the run's precision (checkpoints are f32 whatever it is).
+    let precision = precision::for_device(
+        config.training.precision,
+        "training.precision",
+        &config.training.device,
+    );
+    let model = model.with_compute(precision.compute);
     let config_used = origin.run_dir.join("config.toml");
     files::write_bytes_atomic(&config_used, toml::to_string_pretty(&config)?.as_bytes()).map_err(
         |source| Error::Write {
@@ -122,6 +130,8 @@ pub(super) fn prepare(
         run_dir: origin.run_dir.clone(),
         device: device_name,
         threads,
+        precision: precision.compute.name().to_string(),
+        precision_reason: precision.reason,
         summary,
         train_images: data.train.len(),
         test_images: data.test.len(),

@@ -59,6 +59,13 @@ pub fn header(app: &App, frame: &mut Frame, area: Rect) {
         for segment in [
             format!(" | run {}", info.run_id),
             format!(" | {} x{} threads", info.device, info.threads),
+            // The precision and, briefly, why: chosen by "auto" or set (the headless `ready`
+            // line gives the whole reason).
+            format!(
+                " | {} ({})",
+                info.precision,
+                precision_how(&info.precision_reason)
+            ),
             format!(" | profile {}", app.config.profile),
         ] {
             used += segment.chars().count();
@@ -69,6 +76,15 @@ pub fn header(app: &App, frame: &mut Frame, area: Rect) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// "auto" when `training.precision = "auto"` chose the precision, else "set".
+fn precision_how(reason: &str) -> &'static str {
+    if reason.starts_with("auto") {
+        "auto"
+    } else {
+        "set"
+    }
 }
 
 pub fn footer(app: &App, frame: &mut Frame, area: Rect) {

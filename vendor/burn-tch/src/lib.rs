@@ -24,6 +24,7 @@ pub use element::*;
 pub use tensor::*;
 // alexnet-tui: the switch between libtorch's and burn's generic conv2d backward (VENDORED.md).
 pub use ops::sgd::{SgdStep, sgd_step_in_place}; // alexnet-tui, see VENDORED.md
+pub use ops::native_bf16::cuda_bf16_supported; // alexnet-tui, see VENDORED.md
 pub use ops::conv_layout::{ConvLayout, conv_layout, set_conv_layout}; // alexnet-tui, see VENDORED.md
 pub use ops::conv_backward::{
     ConvBackward, conv_backward, libtorch_conv_backward_available, libtorch_conv_backward_calls,
