@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use alexnet_tui::config::{Applier, Config, LIVE};
+use alexnet_tui::config::{Applier, Config, LIVE, Schedule};
 use alexnet_tui::control::Steering;
 use alexnet_tui::report::Steer;
 use alexnet_tui::train::checkpoint::{self, Checkpoint};
@@ -53,6 +53,8 @@ fn every_worker_key_takes_effect_in_a_real_worker() {
     config.training.nesterov = false;
     config.training.momentum = 0.9;
     config.training.epochs = 1.0;
+    // The learning rate a batch reports is the configured one only without a schedule.
+    config.training.schedule = Schedule::Constant;
     let edited = every_live_key_changed(&config);
     let mut handle = start(config.clone(), false, None);
     until(&mut handle, MINUTE, |e| matches!(e, Event::Ready(_)));
