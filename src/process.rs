@@ -111,6 +111,27 @@ pub fn memory() -> Option<(u64, u64)> {
     Some((resident, peak_at_least(resident)?))
 }
 
+/// When process `pid` started (seconds since 1970), if it exists and has not exited (a zombie
+/// waiting to be reaped counts as exited). A process id and its start time name one process:
+/// ids are reused, start times with them are not.
+pub fn started_at(pid: u32) -> Option<u64> {
+    let pid = Pid::from_u32(pid);
+    let mut system = System::new();
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing(),
+    );
+    let process = system.process(pid)?;
+    if matches!(
+        process.status(),
+        sysinfo::ProcessStatus::Zombie | sysinfo::ProcessStatus::Dead
+    ) {
+        return None;
+    }
+    Some(process.start_time())
+}
+
 /// The peak resident size, never below `resident`, a size just read. `getrusage`'s peak and
 /// sysinfo's current size are counted apart and may lag each other by a few pages (seen on Linux
 /// 6.18: a peak 176 KiB below the resident size read just before it); a peak below what was just

@@ -84,10 +84,9 @@ impl Reporter {
             Event::Status { message } => vec![Line::info(format!("{message}..."))],
             Event::Download { .. } | Event::Batch(_) | Event::Snapshot(_) => Vec::new(),
             Event::Ready(info) => {
+                // The run's folder is named when training starts (`Opened`).
                 let mut lines = vec![Line::info(format!(
-                    "run {} in {} | {} x {} threads | {} ({}) | {} training and {} test images from {}",
-                    info.run_id,
-                    info.run_dir.display(),
+                    "ready: {} x {} threads | {} ({}) | {} training and {} test images from {}",
                     info.device,
                     info.threads,
                     info.precision,
@@ -105,6 +104,20 @@ impl Reporter {
                 }
                 lines
             }
+            Event::Opened {
+                run_id,
+                run_dir,
+                parent,
+            } => vec![Line::info(match parent {
+                Some(parent) => format!(
+                    "run {run_id} in {}: a branch of run {} at epoch {} (step {})",
+                    run_dir.display(),
+                    parent.run_id,
+                    crate::train::metrics::epoch_label(parent.position),
+                    parent.step
+                ),
+                None => format!("run {run_id} in {}", run_dir.display()),
+            })],
             Event::Started { epoch, batch } => vec![Line::info(format!(
                 "training from {}",
                 position(*epoch, *batch)

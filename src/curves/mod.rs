@@ -146,6 +146,23 @@ impl Metrics {
             .unzip()
     }
 
+    /// The test accuracy at `position` on the epoch axis, read off the test curve: a test there,
+    /// or the straight line between the tests either side of it (runs tested on different
+    /// schedules compare at the same places this way). `None` outside the tested stretch.
+    pub fn test_accuracy_at(&self, position: f64) -> Option<f64> {
+        interpolate(&self.test_curves().1, position)
+    }
+
+    /// The training loss at `position`, read off the logged batches the same way.
+    pub fn train_loss_at(&self, position: f64) -> Option<f64> {
+        let losses: Curve = self
+            .batches
+            .iter()
+            .map(|row| (row.position, row.loss))
+            .collect();
+        interpolate(&losses, position)
+    }
+
     /// The right end of the epoch axis: the last row's position, at least one epoch.
     pub fn last_position(&self) -> f64 {
         self.batches
@@ -155,6 +172,18 @@ impl Metrics {
             .chain(self.tests.iter().map(|row| row.position))
             .fold(1.0, f64::max)
     }
+}
+
+/// The value of a curve (points in increasing x) at `x`, on the straight line between the points
+/// either side; `None` before the first point or after the last.
+pub fn interpolate(curve: &[(f64, f64)], x: f64) -> Option<f64> {
+    let after = curve.iter().position(|&(at, _)| at >= x)?;
+    let (x1, y1) = curve[after];
+    if x1 == x || after == 0 {
+        return (x1 == x).then_some(y1);
+    }
+    let (x0, y0) = curve[after - 1];
+    Some(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
 }
 
 /// Draws `metrics_path` (a metrics.csv) into the PNG `out`; the title names the run folder.
@@ -188,4 +217,21 @@ pub fn write_run_plot(run_dir: &Path) -> Result<PathBuf, CurvesError> {
     let out = run_dir.join(CURVES_FILE);
     plot_metrics(&metrics, &out)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interpolate;
+
+    #[test]
+    fn interpolation_reads_between_points_and_not_beyond() {
+        let curve = [(1.0, 0.5), (1.5, 0.7), (2.0, 0.8)];
+        assert_eq!(interpolate(&curve, 1.0), Some(0.5));
+        assert_eq!(interpolate(&curve, 2.0), Some(0.8));
+        let middle = interpolate(&curve, 1.25).expect("inside");
+        assert!((middle - 0.6).abs() < 1e-12, "{middle}");
+        assert_eq!(interpolate(&curve, 0.9), None);
+        assert_eq!(interpolate(&curve, 2.1), None);
+        assert_eq!(interpolate(&[], 1.0), None);
+    }
 }

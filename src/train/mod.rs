@@ -3,7 +3,9 @@
 //! the headless runner are two views of the same events.
 
 pub mod checkpoint;
+pub mod lock;
 pub mod metrics;
+pub mod record;
 pub mod run_dir;
 pub mod runtime;
 pub mod schedule;
@@ -113,6 +115,14 @@ pub enum Event {
     },
     /// The worker is ready to start (or resume) training.
     Ready(Box<ReadyInfo>),
+    /// Training starts in this run folder (made now for a new run or a branch; a run folder is
+    /// never made before training starts), which this process holds locked until the run ends.
+    Opened {
+        run_id: String,
+        run_dir: PathBuf,
+        /// The run this one branched from.
+        parent: Option<record::Parent>,
+    },
     Started {
         epoch: usize,
         batch: usize,

@@ -375,6 +375,14 @@ impl App {
                 self.phase = Phase::Training;
                 self.running_since = Some(Instant::now());
             }
+            Event::Opened {
+                run_id, run_dir, ..
+            } => {
+                if let Some(info) = &mut self.info {
+                    info.run_id = run_id;
+                    info.run_dir = run_dir;
+                }
+            }
             Event::Batch(batch) => self.on_batch(batch),
             Event::Evaluating { .. } => self.phase = Phase::Evaluating,
             Event::Tested(check) => {
