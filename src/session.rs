@@ -43,6 +43,14 @@ pub struct TrainArgs {
     /// In the dashboard, start training at once instead of waiting for a key.
     #[arg(long)]
     pub start: bool,
+    /// With --resume: start a new run from the checkpoint (with the current config.toml),
+    /// leaving the checkpoint's run as it is; the new run records it as its parent.
+    #[arg(long, requires = "resume")]
+    pub branch: bool,
+    /// In the dashboard, draw this earlier run's curves behind the live ones (a run id, a run
+    /// folder, or "latest").
+    #[arg(long, value_name = "RUN")]
+    pub compare: Option<String>,
 }
 
 /// A failure before or outside training. A bad config or a bad use of the options exits with 2,
@@ -82,6 +90,10 @@ pub struct Prepared {
     pub config_path: PathBuf,
     pub profile_override: Option<String>,
     pub resume: Option<(PathBuf, Checkpoint)>,
+    /// Start a new run from `resume` instead of continuing its run.
+    pub branch: bool,
+    /// The dashboard's overlay, as `--compare` names it (not checked yet).
+    pub compare: Option<String>,
 }
 
 pub fn load_config(args: &ConfigArgs) -> Result<Config, Error> {
@@ -99,6 +111,8 @@ pub fn prepare(args: &TrainArgs) -> Result<Prepared, Error> {
         config_path: args.config.config.clone(),
         profile_override: args.config.profile.clone(),
         resume,
+        branch: args.branch,
+        compare: args.compare.clone(),
     })
 }
 
