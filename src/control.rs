@@ -165,6 +165,7 @@ impl Controller {
             resume: prepared.resume,
             autostart,
             locations: None,
+            branch: prepared.branch,
         });
         let mut lines = Vec::new();
         let (watcher, reloads) =
@@ -205,8 +206,10 @@ impl Controller {
     /// Takes in a worker event: what it says to the person, and what follows from it. A run
     /// that ends draws its curves (the line says where, or why not).
     pub fn on_event(&mut self, event: &Event) -> Vec<Line> {
-        if let Event::Ready(info) = event {
-            self.run_dir = Some(info.run_dir.clone());
+        match event {
+            Event::Ready(info) => self.run_dir = info.run_dir.clone(),
+            Event::Opened { run_dir, .. } => self.run_dir = Some(run_dir.clone()),
+            _ => {}
         }
         for command in self.steering.observe(event) {
             self.send(command);

@@ -13,6 +13,8 @@ use crate::data::batcher::Transform;
 use crate::model::{AlexNet, AlexNetConfig};
 use crate::precision::{self, Precision, Resolved};
 use crate::train::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::train::lock::{self, LockState};
+use crate::train::run_dir;
 use crate::train::runtime;
 
 /// Which config to load: every command that reads one takes these options.
@@ -104,7 +106,7 @@ pub fn prepare(args: &TrainArgs) -> Result<Prepared, Error> {
     let config = load_config(&args.config)?;
     let resume = match &args.resume {
         None => None,
-        Some(which) => Some(load_resume(which, &config)?),
+        Some(which) => Some(load_resume(which, &config, args.branch)?),
     };
     Ok(Prepared {
         config,
@@ -133,13 +135,44 @@ pub fn read_checkpoint(
     Ok((path, checkpoint))
 }
 
-/// Reads the checkpoint named by `--resume` and checks that the config can continue it.
-pub fn load_resume(which: &str, config: &Config) -> Result<(PathBuf, Checkpoint), Error> {
+/// Reads the checkpoint named by `--resume` and checks that the config can continue it: as its
+/// own run (which no other process may be training), or as a new run branching from it (whose
+/// parent's folder must still be there, so that the branch can name it).
+pub fn load_resume(
+    which: &str,
+    config: &Config,
+    branch: bool,
+) -> Result<(PathBuf, Checkpoint), Error> {
     let (path, checkpoint) = read_checkpoint("--resume", which, config)?;
+    let doing = if branch { "branch" } else { "resume" };
     if let Some(problem) = checkpoint.meta.config.resume_incompatibility(config) {
         return Err(Error::Usage(format!(
-            "{}: cannot resume: {problem}. Set it back in the config, or start a new run",
+            "{}: cannot {doing}: {problem}. Set it back in the config, or start a new run",
             path.display()
+        )));
+    }
+    let run_dir = run_dir::of_checkpoint(&path).filter(|dir| {
+        dir.file_name()
+            .is_some_and(|name| *name == *checkpoint.meta.run_id)
+    });
+    let Some(run_dir) = run_dir.filter(|dir| dir.is_dir()) else {
+        return Err(Error::Usage(format!(
+            "{}: cannot {doing}: this checkpoint of run {} is not inside that run's folder \
+             (<checkpoint.dir>/{}/checkpoints/); was the run folder moved or deleted?",
+            path.display(),
+            checkpoint.meta.run_id,
+            checkpoint.meta.run_id
+        )));
+    };
+    if !branch
+        && let LockState::Held(owner) = lock::state(&run_dir)
+        && owner.pid != std::process::id()
+    {
+        return Err(Error::Usage(format!(
+            "{}: cannot resume: process {} is training run {} now; add --branch to start a new run from this checkpoint",
+            path.display(),
+            owner.pid,
+            checkpoint.meta.run_id
         )));
     }
     Ok((path, checkpoint))

@@ -13,7 +13,9 @@ use alexnet_tui::model::AlexNetConfig;
 use alexnet_tui::process::ProcessSampler;
 use alexnet_tui::session;
 use alexnet_tui::train::checkpoint::{self, Checkpoint};
+use alexnet_tui::train::lock::{self, LockState};
 use alexnet_tui::train::metrics::BatchRecord;
+use alexnet_tui::train::record::{EndReason, RunRecord};
 use alexnet_tui::train::snapshot::Moment;
 use alexnet_tui::train::{Command, Event, FinishReason, PauseReason, SaveReason};
 
@@ -220,6 +222,10 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     };
     assert_eq!(info.batches_per_epoch, 10);
     assert_eq!(info.summary.len(), 21);
+    assert_eq!(
+        info.run_id, None,
+        "a new run has no folder before it starts"
+    );
     // Ready is followed by the pictures of the initial weights, then waits for Start: no batch
     // arrives on its own.
     let Event::Snapshot(snapshot) = until(&mut handle, MINUTE, |_| true) else {
@@ -234,8 +240,28 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     assert_eq!(snapshot.gallery.len(), 20);
     std::thread::sleep(Duration::from_millis(500));
     assert!(handle.events.try_recv().is_err());
+    // Nothing is written before training starts: an opened-and-quit dashboard leaves no folder.
+    assert_eq!(
+        std::fs::read_dir(runs.path())
+            .map(Iterator::count)
+            .unwrap_or(0),
+        0
+    );
 
     handle.commands.send(Command::Start).expect("send");
+    let Event::Opened {
+        run_id,
+        run_dir,
+        parent: None,
+    } = until(&mut handle, MINUTE, |e| matches!(e, Event::Opened { .. }))
+    else {
+        panic!("a new run has no parent")
+    };
+    assert_eq!(run_dir, runs.path().join(&run_id));
+    assert!(
+        matches!(lock::state(&run_dir), LockState::Held(owner) if owner.pid == std::process::id()),
+        "the training process holds the run's lock"
+    );
     until(&mut handle, MINUTE, |e| matches!(e, Event::Batch(_)));
     handle.commands.send(Command::Pause).expect("send");
     until(&mut handle, MINUTE, |e| {
@@ -268,7 +294,7 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     };
     assert_eq!(reason, SaveReason::Requested);
     assert!(path.is_file());
-    assert!(path.starts_with(&info.run_dir));
+    assert!(path.starts_with(&run_dir));
 
     // A live change applies at the next batch.
     let mut edited = config.clone();
@@ -312,9 +338,42 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
         }
     ));
     handle.thread.join().expect("worker thread ends");
-    assert!(info.run_dir.join("config.toml").is_file());
+    assert!(run_dir.join("config.toml").is_file());
+    // run.json: the live change with the step it applied from, how the run ended, no lock left.
+    let record = RunRecord::read(&run_dir)
+        .expect("readable")
+        .expect("run.json");
+    assert_eq!(record.run_id, run_id);
+    assert_eq!(
+        record.config.training.learning_rate,
+        config.training.learning_rate
+    );
+    assert_eq!(record.changes.len(), 1, "{:?}", record.changes);
+    assert_eq!(record.changes[0].key, "training.learning_rate");
+    assert_eq!(record.changes[0].new, "0.0123");
+    assert!(record.changes[0].step >= 1 && record.changes[0].step <= saved.meta.step);
+    assert_eq!(
+        record.ended.as_ref().map(|e| e.reason),
+        Some(EndReason::Stopped)
+    );
+    assert_eq!(record.progress.step, saved.meta.step);
+    assert!(record.progress.images >= 64 * record.progress.step.saturating_sub(1));
+    assert!(
+        record
+            .progress
+            .images_per_second()
+            .is_some_and(|speed| speed > 0.0)
+    );
+    assert_eq!(lock::state(&run_dir), LockState::Free);
+    // The run ended: its checkpoints are thinned to the newest (the stop's) and the best.
+    let kept = checkpoint::list(&run_dir.join("checkpoints"));
+    assert_eq!(
+        kept,
+        [path.clone()],
+        "checkpoint.keep_at_end = 1 and no test yet"
+    );
     // The run stopped mid-epoch: metrics.csv still has every batch trained so far.
-    let csv = std::fs::read_to_string(info.run_dir.join("metrics.csv")).expect("metrics.csv");
+    let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).expect("metrics.csv");
     assert_eq!(
         csv.lines().next(),
         Some(
@@ -378,7 +437,7 @@ fn an_adamw_run_resumes_exactly_and_only_as_adamw() {
     let config = stop_and_resume_continues_exactly(runs.path(), OptimizerKind::AdamW);
     let mut sgd = config.clone();
     sgd.training.optimizer = OptimizerKind::Sgd;
-    let error = session::load_resume("latest", &sgd).expect_err("another optimizer");
+    let error = session::load_resume("latest", &sgd, false).expect_err("another optimizer");
     assert!(
         error.to_string().contains(
             "the checkpoint was trained with training.optimizer = adamw, the config says sgd"
@@ -436,7 +495,7 @@ fn stop_and_resume_continues_exactly(runs: &Path, optimizer: OptimizerKind) -> C
     let _ = first.thread.join();
     // ...and resumed through the same path as `--resume`.
     let (path, checkpoint) =
-        session::load_resume(&stop_path.display().to_string(), &config).expect("resume");
+        session::load_resume(&stop_path.display().to_string(), &config, false).expect("resume");
     let (epoch, batch) = (checkpoint.meta.epoch, checkpoint.meta.batch);
     let history_len = checkpoint.meta.history.batches.len();
     assert_eq!(history_len, batch);
@@ -543,7 +602,8 @@ fn resume_refuses_corrupt_and_incompatible_checkpoints() {
     let mut bytes = b"ALEXNET-TUI-CKPT\x01\x00\x00\x00".to_vec();
     bytes.extend_from_slice(&[7u8; 64]);
     std::fs::write(&path, bytes).expect("write");
-    let error = session::load_resume(&path.display().to_string(), &config).expect_err("corrupt");
+    let error =
+        session::load_resume(&path.display().to_string(), &config, false).expect_err("corrupt");
     assert_eq!(
         error.to_string(),
         format!(
@@ -561,14 +621,14 @@ fn resume_refuses_corrupt_and_incompatible_checkpoints() {
     };
     let path = dir.path().join("other.ckpt");
     checkpoint.write(&path).expect("write");
-    let error =
-        session::load_resume(&path.display().to_string(), &config).expect_err("incompatible");
+    let error = session::load_resume(&path.display().to_string(), &config, false)
+        .expect_err("incompatible");
     assert_eq!(error.exit_code(), 2);
     assert!(
         error.to_string().ends_with("cannot resume: the checkpoint was trained with model.resize = 96, the config says 65. Set it back in the config, or start a new run"),
         "{error}"
     );
-    let error = session::load_resume("latest", &config).expect_err("no runs");
+    let error = session::load_resume("latest", &config, false).expect_err("no runs");
     assert!(error.to_string().contains("--resume latest"), "{error}");
 }
 

@@ -35,8 +35,8 @@ fn ready_info(config: &Config, history: History) -> ReadyInfo {
     }
     .init(&device);
     ReadyInfo {
-        run_id: "20261129-101500".into(),
-        run_dir: PathBuf::from("runs/20261129-101500"),
+        run_id: Some("20261129-101500".into()),
+        run_dir: Some(PathBuf::from("runs/20261129-101500")),
         device: "CPU (libtorch)".into(),
         threads: 2,
         precision: "f32".into(),

@@ -68,6 +68,11 @@ pub const LIVE: &[LiveKey] = &[
         copy: |to, from| to.checkpoint.keep = from.checkpoint.keep,
     },
     LiveKey {
+        key: "checkpoint.keep_at_end",
+        applier: Applier::Worker,
+        copy: |to, from| to.checkpoint.keep_at_end = from.checkpoint.keep_at_end,
+    },
+    LiveKey {
         key: "ui.refresh_hz",
         applier: Applier::FrontEnd,
         copy: |to, from| to.ui.refresh_hz = from.ui.refresh_hz,
@@ -240,6 +245,7 @@ mod tests {
             other.training.target_accuracy = 0.5;
             other.checkpoint.interval_minutes += 1.0;
             other.checkpoint.keep += 1;
+            other.checkpoint.keep_at_end += 1;
             other.ui.refresh_hz += 1.0;
             other.ui.headless_interval_seconds += 1.0;
             let mut copied = base.clone();

@@ -176,6 +176,9 @@ pub struct CheckpointConfig {
     pub interval_minutes: f64,
     /// How many checkpoints to keep per run; the best by test accuracy is always kept too.
     pub keep: usize,
+    /// When a run ends, keep only this many newest checkpoints plus the best (0: as `keep` left
+    /// them).
+    pub keep_at_end: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -252,6 +255,7 @@ impl Default for CheckpointConfig {
             dir: "runs".to_string(),
             interval_minutes: 5.0,
             keep: 3,
+            keep_at_end: 1,
         }
     }
 }

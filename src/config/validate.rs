@@ -143,6 +143,11 @@ impl Config {
             "checkpoint.keep",
             format!("must be between 1 and 1000, got {}", c.keep),
         )?;
+        check(
+            c.keep_at_end <= 1000,
+            "checkpoint.keep_at_end",
+            format!("must be between 0 and 1000, got {}", c.keep_at_end),
+        )?;
         let u = &self.ui;
         check(
             u.refresh_hz.is_finite() && (1.0..=60.0).contains(&u.refresh_hz),

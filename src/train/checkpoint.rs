@@ -27,6 +27,8 @@ use crate::model::AlexNet;
 const MAGIC: &[u8; 16] = b"ALEXNET-TUI-CKPT";
 const FORMAT_VERSION: u32 = 1;
 pub const EXTENSION: &str = "ckpt";
+/// The folder of a run's checkpoints, inside the run folder.
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
 
 /// Everything but the tensors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,12 +259,17 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The most recently written checkpoint in any run under `runs_dir`.
+/// The most recently written checkpoint in any run under `runs_dir` that no other process is
+/// training (a run's lock, see [`super::lock`]).
 pub fn latest(runs_dir: &Path) -> Result<PathBuf, CheckpointError> {
     let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
     let runs = fs::read_dir(runs_dir).map_err(|_| CheckpointError::NoneFound(runs_dir.into()))?;
     for run in runs.filter_map(Result::ok) {
-        for file in list(&run.path().join("checkpoints")) {
+        if matches!(super::lock::state(&run.path()), super::lock::LockState::Held(owner) if owner.pid != std::process::id())
+        {
+            continue;
+        }
+        for file in list(&run.path().join(CHECKPOINTS_DIR)) {
             let Ok(modified) = fs::metadata(&file).and_then(|m| m.modified()) else {
                 continue;
             };

@@ -33,6 +33,10 @@ pub enum Error {
     RunDir(#[from] run_dir::RunDirError),
     #[error(transparent)]
     Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    #[error(transparent)]
+    Record(#[from] record::RecordError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -211,8 +215,10 @@ pub struct SaveFailure {
 /// Everything the front end shows before the first batch.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReadyInfo {
-    pub run_id: String,
-    pub run_dir: PathBuf,
+    /// The run being resumed; `None` for a new run or a branch, whose id and folder come with
+    /// [`Event::Opened`] when training starts.
+    pub run_id: Option<String>,
+    pub run_dir: Option<PathBuf>,
     pub device: String,
     pub threads: usize,
     /// What the convolutions and matrix products compute in: "f32" or "bf16".

@@ -39,12 +39,12 @@ pub fn create(root: &Path) -> Result<(String, PathBuf), RunDirError> {
         };
         let dir = root.join(&id);
         if !dir.exists() {
-            std::fs::create_dir_all(dir.join("checkpoints")).map_err(|source| {
-                RunDirError::Create {
+            std::fs::create_dir_all(dir.join(super::checkpoint::CHECKPOINTS_DIR)).map_err(
+                |source| RunDirError::Create {
                     path: dir.clone(),
                     source,
-                }
-            })?;
+                },
+            )?;
             return Ok((id, dir));
         }
     }

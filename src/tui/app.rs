@@ -379,8 +379,8 @@ impl App {
                 run_id, run_dir, ..
             } => {
                 if let Some(info) = &mut self.info {
-                    info.run_id = run_id;
-                    info.run_dir = run_dir;
+                    info.run_id = Some(run_id);
+                    info.run_dir = Some(run_dir);
                 }
             }
             Event::Batch(batch) => self.on_batch(batch),

@@ -56,9 +56,14 @@ pub fn run(prepared: Prepared, autostart: bool) -> Result<ExitCode, Error> {
             Ok(ExitCode::FAILURE)
         }
         _ => {
-            if let Some(info) = &app.info {
-                println!("run {} is in {}", info.run_id, info.run_dir.display());
-                let curves = info.run_dir.join(crate::curves::CURVES_FILE);
+            // A dashboard quit before training started made no run folder.
+            if let Some((run_id, run_dir)) = app
+                .info
+                .as_ref()
+                .and_then(|info| Some((info.run_id.as_ref()?, info.run_dir.as_ref()?)))
+            {
+                println!("run {run_id} is in {}", run_dir.display());
+                let curves = run_dir.join(crate::curves::CURVES_FILE);
                 if matches!(app.phase, Phase::Finished(_)) && curves.is_file() {
                     println!("curves: {}", curves.display());
                 }

@@ -41,6 +41,7 @@ pub fn start(
         resume,
         autostart,
         locations: None,
+        branch: false,
     })
 }
 

@@ -115,6 +115,7 @@ impl Trainer {
         self.history.elapsed_seconds = self.elapsed_seconds();
         self.running_since = None;
         self.emit(Event::Paused { reason });
+        self.write_record();
         self.current_snapshot()
     }
 
@@ -135,17 +136,16 @@ impl Trainer {
             let state = self.optimizer.to_record();
             self.optimizer = new_optimizer(&self.config).load_record(state);
         }
+        self.record_changes(&changes);
         self.emit(Event::Reconfigured { changes });
     }
 
-    pub(super) fn stop(&mut self) -> Result<(), Error> {
+    /// Saves and ends the run (the caller reports the end).
+    pub(super) fn stop(&mut self) -> Result<FinishReason, Error> {
         self.save(SaveReason::Stop, None);
         if !self.diverged {
             self.current_snapshot()?;
         }
-        self.emit(Event::Finished {
-            reason: FinishReason::Stopped,
-        });
-        Ok(())
+        Ok(FinishReason::Stopped)
     }
 }

@@ -6,6 +6,7 @@
 //! the trainer's state and the loop over epochs and batches.
 
 mod commands;
+mod opening;
 mod saving;
 mod startup;
 mod testing;
@@ -23,7 +24,9 @@ use burn::tensor::Device;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::checkpoint::Checkpoint;
+use super::lock::RunLock;
 use super::metrics::{BatchRecord, EpochRecord, EpochTotals, History, TestPoint};
+use super::record::RunRecord;
 use super::schedule;
 use super::snapshot::{self, Moment};
 use super::step::training_step;
@@ -43,6 +46,8 @@ pub struct WorkerOptions {
     pub autostart: bool,
     /// Where the data is looked for; `None` derives the standard locations from the config.
     pub locations: Option<Locations>,
+    /// With `resume`: train a new run (a branch) from the checkpoint instead of continuing its run.
+    pub branch: bool,
 }
 
 /// The front end's side of a running worker.
@@ -113,8 +118,16 @@ struct Trainer {
     step: u64,
     history: History,
     totals: EpochTotals,
+    /// The run's id and folder: empty until training starts (`open_run`).
     run_id: String,
     run_dir: PathBuf,
+    /// Where the run folder comes from, until `open_run` takes it.
+    opening: Option<opening::Opening>,
+    /// run.json's contents, from when training starts.
+    record: Option<RunRecord>,
+    /// This process's lock on the run folder, from when training starts until the run ends.
+    lock: Option<RunLock>,
+    record_written: Instant,
     events: UnboundedSender<Event>,
     commands: Receiver<Command>,
     pending: VecDeque<Command>,
@@ -139,6 +152,9 @@ struct Trainer {
 /// read back: about 30 ms at 67x67, 0.3 s at 224x224 on two cores).
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
 const SNAPSHOT_COST_SHARE: f64 = 200.0;
+/// run.json is also written after every test, checkpoint and live change; between them, this
+/// often (a small file, written atomically: about a millisecond).
+const RECORD_EVERY: Duration = Duration::from_secs(30);
 
 fn run(
     options: WorkerOptions,
@@ -173,8 +189,17 @@ fn run(
         step: origin.step,
         history: origin.history,
         totals: origin.totals,
-        run_id: origin.run_id,
-        run_dir: origin.run_dir,
+        run_id: String::new(),
+        run_dir: PathBuf::new(),
+        opening: Some(opening::Opening {
+            run: origin.run,
+            parent: origin.parent,
+            checkpoint_config: origin.checkpoint_config,
+            resumed_from: origin.resumed_from.clone(),
+        }),
+        record: None,
+        lock: None,
+        record_written: Instant::now(),
         events,
         commands,
         pending: VecDeque::new(),
@@ -194,9 +219,14 @@ fn run(
     if !autostart && !trainer.wait_for_start() {
         return Ok(());
     }
+    trainer.open_run()?;
     trainer.running_since = Some(Instant::now());
     trainer.last_save = Instant::now();
-    trainer.train()
+    let outcome = trainer.train();
+    trainer.close_run(&outcome);
+    let reason = outcome?;
+    trainer.emit(Event::Finished { reason });
+    Ok(())
 }
 
 impl Trainer {
@@ -246,7 +276,8 @@ impl Trainer {
                 .map_or(0.0, |since| since.elapsed().as_secs_f64())
     }
 
-    fn train(&mut self) -> Result<(), Error> {
+    /// Trains until the run ends; returns how it ended (the caller reports it).
+    fn train(&mut self) -> Result<FinishReason, Error> {
         self.emit(Event::Started {
             epoch: self.epoch,
             batch: self.batch,
@@ -264,10 +295,7 @@ impl Trainer {
                 if self.test_due(batches_per_epoch) {
                     match self.test_inside_epoch()? {
                         Some(true) => {
-                            self.emit(Event::Finished {
-                                reason: FinishReason::TargetReached,
-                            });
-                            return Ok(());
+                            return Ok(FinishReason::TargetReached);
                         }
                         Some(false) => {}
                         None => return self.stop(),
@@ -279,6 +307,9 @@ impl Trainer {
                 }
                 if self.snapshot_due() {
                     self.current_snapshot()?;
+                }
+                if self.record_written.elapsed() >= RECORD_EVERY {
+                    self.write_record();
                 }
             }
             if self.batch < batches_per_epoch {
@@ -326,20 +357,14 @@ impl Trainer {
             self.totals = EpochTotals::default();
             self.save(SaveReason::EpochEnd, accuracy);
             if reached {
-                self.emit(Event::Finished {
-                    reason: FinishReason::TargetReached,
-                });
-                return Ok(());
+                return Ok(FinishReason::TargetReached);
             }
         }
         if self.batch > 0 {
             // `training.epochs` was lowered live to before this epoch began.
             return self.finish_inside_epoch();
         }
-        self.emit(Event::Finished {
-            reason: FinishReason::Completed,
-        });
-        Ok(())
+        Ok(FinishReason::Completed)
     }
 
     fn train_batch(&mut self, order: &[u32], batches_per_epoch: usize) -> Result<(), Error> {
@@ -381,6 +406,10 @@ impl Trainer {
         let seconds = started.elapsed().as_secs_f64();
 
         self.totals.add(loss_value, correct, images as u64, seconds);
+        if let Some(record) = &mut self.record {
+            record.progress.images += images as u64;
+            record.progress.train_seconds += seconds;
+        }
         let record = BatchRecord {
             epoch: self.epoch,
             batch: self.batch,

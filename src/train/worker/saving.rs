@@ -100,7 +100,7 @@ impl Trainer {
         if self.running_since.is_some() {
             self.running_since = Some(Instant::now());
         }
-        let dir = self.run_dir.join("checkpoints");
+        let dir = self.run_dir.join(checkpoint::CHECKPOINTS_DIR);
         let path = dir.join(checkpoint::file_name(self.step, self.epoch, self.batch));
         let mut result = self
             .checkpoint(test_accuracy)
@@ -109,7 +109,7 @@ impl Trainer {
             // Room the keep rule would make after this save anyway: older checkpoints of this
             // run, never the best one nor the newest that was written.
             let keep = self.config.checkpoint.keep.saturating_sub(1).max(1);
-            let freed = checkpoint::prune(&dir, keep, &best_accuracy_of);
+            let freed = checkpoint::prune(&dir, keep, &self.accuracy_of());
             if !freed.is_empty() {
                 self.emit(Event::Pruned {
                     paths: freed,
@@ -124,13 +124,14 @@ impl Trainer {
             Ok(()) => {
                 self.last_good_checkpoint = Some(path.clone());
                 self.saved_position = (self.epoch, self.batch, self.step);
+                self.record_checkpoint(&path, test_accuracy);
                 self.emit(Event::Checkpointed {
                     path,
                     reason,
                     test_accuracy,
                 });
                 let pruned =
-                    checkpoint::prune(&dir, self.config.checkpoint.keep, &best_accuracy_of);
+                    checkpoint::prune(&dir, self.config.checkpoint.keep, &self.accuracy_of());
                 if !pruned.is_empty() {
                     self.emit(Event::Pruned {
                         paths: pruned,
@@ -211,9 +212,4 @@ impl Trainer {
             optimizer,
         })
     }
-}
-
-/// The test accuracy a checkpoint file records (for sparing the best one when pruning).
-fn best_accuracy_of(file: &Path) -> Option<f64> {
-    checkpoint::read_meta(file).and_then(|meta| meta.test_accuracy)
 }

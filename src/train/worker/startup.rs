@@ -1,5 +1,7 @@
 //! What the worker does before the first batch: load the data, build the model and the
-//! optimizer, create the run folder or take over a checkpoint's, and say it is ready.
+//! optimizer, take over a checkpoint's weights and position, and say it is ready. The run folder
+//! is not touched here: it is made (or, for a resume, locked) when training starts
+//! (`opening.rs`), so a dashboard opened and quit leaves nothing behind.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -12,11 +14,11 @@ use super::WorkerOptions;
 use crate::config::Config;
 use crate::data::batcher;
 use crate::data::fashion_mnist::{self, Dataset, FASHION_MNIST, Locations};
-use crate::files;
 use crate::model::{AlexNet, AlexNetConfig, summarize};
 use crate::precision;
 use crate::train::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::train::metrics::{EpochTotals, History};
+use crate::train::record::Parent;
 use crate::train::runtime::{configure_threads, device_for};
 use crate::train::step::new_optimizer;
 use crate::train::{Error, Event, ReadyInfo, run_dir};
@@ -24,8 +26,13 @@ use burn::optim::ModuleOptimizer;
 
 /// Where a run stands when the worker is ready: a new run at zero, or a checkpoint's position.
 pub(super) struct Origin {
-    pub run_id: String,
-    pub run_dir: PathBuf,
+    /// The run folder training continues in: the checkpoint's, when resuming it; `None` for a
+    /// new run or a branch, whose folder is made when training starts.
+    pub run: Option<(String, PathBuf)>,
+    /// What a branch branches from.
+    pub parent: Option<Parent>,
+    /// The config the checkpoint was trained with (its live values may differ from the new one).
+    pub checkpoint_config: Option<Config>,
     /// The next batch: (epoch, batch).
     pub position: (usize, usize),
     pub step: u64,
@@ -93,13 +100,15 @@ pub(super) fn prepare(
     let _ = model.valid();
     let optimizer = new_optimizer(&config);
 
-    let (model, optimizer, origin) = match options.resume {
-        Some((path, checkpoint)) => take_over(model, optimizer, path, checkpoint)?,
+    let batches_per_epoch =
+        batcher::batches_per_epoch(data.train.len(), config.training.batch_size);
+    let (model, optimizer, mut origin) = match options.resume {
+        Some((path, checkpoint)) => take_over(model, optimizer, path, checkpoint, options.branch)?,
         None => {
-            let (run_id, run_dir) = run_dir::create(std::path::Path::new(&config.checkpoint.dir))?;
             let origin = Origin {
-                run_id,
-                run_dir,
+                run: None,
+                parent: None,
+                checkpoint_config: None,
                 position: (0, 0),
                 step: 0,
                 history: History::default(),
@@ -109,6 +118,10 @@ pub(super) fn prepare(
             (model, optimizer, origin)
         }
     };
+    if let Some(parent) = &mut origin.parent {
+        let (epoch, batch) = origin.position;
+        parent.position = epoch as f64 + batch as f64 / batches_per_epoch.max(1) as f64;
+    }
     // alexnet-tui issue 15: the run's precision (checkpoints are f32 whatever it is).
     let precision = precision::for_device(
         config.training.precision,
@@ -116,18 +129,11 @@ pub(super) fn prepare(
         &config.training.device,
     );
     let model = model.with_compute(precision.compute);
-    let config_used = origin.run_dir.join("config.toml");
-    files::write_bytes_atomic(&config_used, toml::to_string_pretty(&config)?.as_bytes()).map_err(
-        |source| Error::Write {
-            path: config_used.clone(),
-            source,
-        },
-    )?;
 
     let summary = summarize(&model.valid(), config.model.resize, &device.clone().inner());
     let _ = events.send(Event::Ready(Box::new(ReadyInfo {
-        run_id: origin.run_id.clone(),
-        run_dir: origin.run_dir.clone(),
+        run_id: origin.run.as_ref().map(|(id, _)| id.clone()),
+        run_dir: origin.run.as_ref().map(|(_, dir)| dir.clone()),
         device: device_name,
         threads,
         precision: precision.compute.name().to_string(),
@@ -136,7 +142,7 @@ pub(super) fn prepare(
         train_images: data.train.len(),
         test_images: data.test.len(),
         data_source: data.source.clone(),
-        batches_per_epoch: batcher::batches_per_epoch(data.train.len(), config.training.batch_size),
+        batches_per_epoch,
         position: origin.position,
         history: origin.history.clone(),
         resumed_from: origin.resumed_from.clone(),
@@ -151,12 +157,14 @@ pub(super) fn prepare(
     })
 }
 
-/// Loads a checkpoint's weights and optimizer state; the run continues in the checkpoint's folder.
+/// Loads a checkpoint's weights and optimizer state; the run continues in the checkpoint's
+/// folder, or, for a branch, in a new one that names the checkpoint's run as its parent.
 fn take_over(
     model: AlexNet,
     optimizer: ModuleOptimizer,
     path: PathBuf,
     checkpoint: Checkpoint,
+    branch: bool,
 ) -> Result<(AlexNet, ModuleOptimizer, Origin), Error> {
     let model = checkpoint::model_from_bytes(model, checkpoint.model, &path)?;
     let optimizer = optimizer
@@ -170,12 +178,25 @@ fn take_over(
         path: path.clone(),
         message: "not inside a run folder".to_string(),
     })?;
+    let (run, parent) = if branch {
+        let parent = Parent {
+            run_id: meta.run_id,
+            step: meta.step,
+            // Set once the data says how many batches an epoch has (`prepare`).
+            position: 0.0,
+            checkpoint: path.clone(),
+        };
+        (None, Some(parent))
+    } else {
+        (Some((meta.run_id, run_dir)), None)
+    };
     Ok((
         model,
         optimizer,
         Origin {
-            run_id: meta.run_id,
-            run_dir,
+            run,
+            parent,
+            checkpoint_config: Some(meta.config),
             position: (meta.epoch, meta.batch),
             step: meta.step,
             history: meta.history,

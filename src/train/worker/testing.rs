@@ -34,7 +34,7 @@ impl Trainer {
 
     /// Ends a run whose length is a fraction of an epoch: tests where it stands (unless that
     /// position was just tested), saves a checkpoint and finishes.
-    pub(super) fn finish_inside_epoch(&mut self) -> Result<(), Error> {
+    pub(super) fn finish_inside_epoch(&mut self) -> Result<FinishReason, Error> {
         let tested_here = self
             .history
             .checks
@@ -50,17 +50,11 @@ impl Trainer {
         };
         if reached {
             // test_inside_epoch saved the checkpoint.
-            self.emit(Event::Finished {
-                reason: FinishReason::TargetReached,
-            });
-            return Ok(());
+            return Ok(FinishReason::TargetReached);
         }
         let accuracy = self.history.checks.last().map(|c| c.test.accuracy);
         self.save(SaveReason::RunEnd, accuracy);
-        self.emit(Event::Finished {
-            reason: FinishReason::Completed,
-        });
-        Ok(())
+        Ok(FinishReason::Completed)
     }
 
     /// Tests the whole test split in the middle of an epoch. Returns whether the target accuracy
@@ -98,6 +92,7 @@ impl Trainer {
     /// Records a test result; returns whether it reaches the target accuracy (which ends the run).
     pub(super) fn note_test(&mut self, point: TestPoint) -> bool {
         let target = self.config.training.target_accuracy;
+        self.record_test(point);
         metrics::note_target(&mut self.history.target_reached_at, point, target)
     }
 

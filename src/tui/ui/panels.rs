@@ -57,7 +57,10 @@ pub fn header(app: &App, frame: &mut Frame, area: Rect) {
         // Whole segments only: what does not fit is left out, not cut.
         let mut used: usize = spans.iter().map(|span| span.content.chars().count()).sum();
         for segment in [
-            format!(" | run {}", info.run_id),
+            match &info.run_id {
+                Some(id) => format!(" | run {id}"),
+                None => " | new run".to_string(),
+            },
             format!(" | {} x{} threads", info.device, info.threads),
             // The precision and, briefly, why: chosen by "auto" or set (the headless `ready`
             // line gives the whole reason).

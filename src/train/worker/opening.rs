@@ -1,0 +1,222 @@
+//! The run folder's life: made (or, for a resume, taken over) and locked when training starts,
+//! its `run.json` kept current, and, when the run ends, its checkpoints thinned, its end recorded
+//! and its lock released.
+
+use std::path::{Path, PathBuf};
+
+use super::Trainer;
+use crate::config::Config;
+use crate::train::checkpoint::{self, CHECKPOINTS_DIR};
+use crate::train::lock;
+use crate::train::metrics::TestPoint;
+use crate::train::record::{EndReason, Parent, RunRecord, Session, TestMark, now_text};
+use crate::train::{Error, Event, FinishReason, run_dir};
+
+/// Where the run folder comes from, decided before training starts.
+pub(super) struct Opening {
+    /// The folder of the run a resume continues; `None`: a new folder (new run or branch).
+    pub run: Option<(String, PathBuf)>,
+    pub parent: Option<Parent>,
+    pub checkpoint_config: Option<Config>,
+    pub resumed_from: Option<PathBuf>,
+}
+
+impl Trainer {
+    /// Makes or takes over the run folder, locks it, writes the config in force and the record,
+    /// and says where the run is. Called once, when training starts.
+    pub(super) fn open_run(&mut self) -> Result<(), Error> {
+        let Some(opening) = self.opening.take() else {
+            return Ok(());
+        };
+        let (run_id, run_dir, record) = match opening.run.clone() {
+            Some((run_id, run_dir)) => {
+                let lock = lock::acquire(&run_dir)?;
+                self.lock = Some(lock);
+                let record = self.continued_record(&run_id, &run_dir, &opening);
+                (run_id, run_dir, record)
+            }
+            None => {
+                let (run_id, run_dir) = run_dir::create(Path::new(&self.config.checkpoint.dir))?;
+                self.lock = Some(lock::acquire(&run_dir)?);
+                let mut record = RunRecord::new(&run_id, &self.config, opening.parent.clone());
+                record.progress.step = self.step;
+                record.progress.position = self.epoch_position();
+                record.progress.elapsed_seconds = self.history.elapsed_seconds;
+                // A branch carries its parent's tests in its history: the best so far is the
+                // parent's up to the branch point.
+                for point in
+                    crate::train::metrics::test_points(&self.history.epochs, &self.history.checks)
+                {
+                    record.note_test(mark(point, 0), self.config.training.target_accuracy);
+                }
+                (run_id, run_dir, record)
+            }
+        };
+        let mut record = record;
+        record.sessions.push(Session {
+            started_at: now_text(),
+            step: self.step,
+            resumed_from: opening.resumed_from,
+        });
+        self.run_id = run_id.clone();
+        self.run_dir = run_dir.clone();
+        self.record = Some(record);
+
+        let config_used = run_dir.join("config.toml");
+        crate::files::write_bytes_atomic(
+            &config_used,
+            toml::to_string_pretty(&self.config)?.as_bytes(),
+        )
+        .map_err(|source| Error::Write {
+            path: config_used.clone(),
+            source,
+        })?;
+        if let Some(record) = &self.record {
+            record.write(&run_dir)?;
+        }
+        self.record_written = std::time::Instant::now();
+        self.emit(Event::Opened {
+            run_id,
+            run_dir,
+            parent: opening.parent,
+        });
+        Ok(())
+    }
+
+    /// The record of a run that training continues: its own, with the live values that differ
+    /// from the checkpoint's recorded as changes from this step; or, for a run of an earlier
+    /// version (or a damaged record), a new one.
+    fn continued_record(&mut self, run_id: &str, run_dir: &Path, opening: &Opening) -> RunRecord {
+        let position = self.epoch_position();
+        let mut record = match RunRecord::read(run_dir) {
+            Ok(Some(record)) => record,
+            Ok(None) => RunRecord::new(
+                run_id,
+                opening.checkpoint_config.as_ref().unwrap_or(&self.config),
+                None,
+            ),
+            Err(error) => {
+                self.emit(Event::Warning {
+                    message: format!("{error}; starting a new record"),
+                });
+                RunRecord::new(
+                    run_id,
+                    opening.checkpoint_config.as_ref().unwrap_or(&self.config),
+                    None,
+                )
+            }
+        };
+        if let Some(before) = &opening.checkpoint_config {
+            let mut applied = before.clone();
+            let changes = applied.apply_live(&self.config, None);
+            record.note_changes(&changes, self.step, position);
+        }
+        record.ended = None;
+        // Progress as the checkpoint left it: steps past it were never kept.
+        record.progress.step = self.step;
+        record.progress.position = position;
+        record.progress.elapsed_seconds = self.history.elapsed_seconds;
+        record
+    }
+
+    /// Writes run.json with where training stands now. A failure is a warning: the record
+    /// summarizes what checkpoints and metrics.csv hold, and is written again at the next chance.
+    pub(super) fn write_record(&mut self) {
+        self.record_written = std::time::Instant::now();
+        let (step, position, elapsed) = (self.step, self.epoch_position(), self.elapsed_seconds());
+        let Some(record) = &mut self.record else {
+            return;
+        };
+        record.progress.step = step;
+        record.progress.position = position;
+        record.progress.elapsed_seconds = elapsed;
+        if let Err(error) = record.write(&self.run_dir) {
+            let message = error.to_string();
+            self.emit(Event::Warning { message });
+        }
+    }
+
+    /// Takes in a test result.
+    pub(super) fn record_test(&mut self, point: TestPoint) {
+        let (step, target) = (self.step, self.config.training.target_accuracy);
+        if let Some(record) = &mut self.record {
+            record.note_test(mark(point, step), target);
+            self.write_record();
+        }
+    }
+
+    /// Takes in a checkpoint written as `path`.
+    pub(super) fn record_checkpoint(&mut self, path: &Path, test_accuracy: Option<f64>) {
+        if let (Some(record), Some(name)) = (&mut self.record, path.file_name()) {
+            record.note_checkpoint(&name.to_string_lossy(), test_accuracy);
+            self.write_record();
+        }
+    }
+
+    /// Takes in live settings that apply from the next step.
+    pub(super) fn record_changes(&mut self, changes: &[crate::config::Change]) {
+        let (step, position) = (self.step, self.epoch_position());
+        if let Some(record) = &mut self.record
+            && !changes.is_empty()
+        {
+            record.note_changes(changes, step, position);
+            self.write_record();
+        }
+    }
+
+    /// The test accuracy a checkpoint file of this run records, for sparing the best one when
+    /// pruning. From run.json when it knows the best checkpoint (no checkpoint is opened);
+    /// otherwise (a run of an earlier version) from the file's own metadata.
+    pub(super) fn accuracy_of(&self) -> impl Fn(&Path) -> Option<f64> + use<> {
+        let best = self
+            .record
+            .as_ref()
+            .and_then(|record| record.best_checkpoint.clone());
+        move |file: &Path| match &best {
+            Some(best) => file
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy() == best.file)
+                .then_some(best.test_accuracy),
+            None => checkpoint::read_meta(file).and_then(|meta| meta.test_accuracy),
+        }
+    }
+
+    /// Ends the run's record: thins its checkpoints (a run that ended keeps the newest
+    /// `checkpoint.keep_at_end` and the best), records how it ended, and releases the lock.
+    pub(super) fn close_run(&mut self, outcome: &Result<FinishReason, Error>) {
+        if self.record.is_none() {
+            return;
+        }
+        let (reason, message) = match outcome {
+            Ok(FinishReason::Completed) => (EndReason::Completed, None),
+            Ok(FinishReason::TargetReached) => (EndReason::TargetReached, None),
+            Ok(FinishReason::Stopped) => (EndReason::Stopped, None),
+            Err(error) => (EndReason::Failed, Some(error.to_string())),
+        };
+        let keep = self.config.checkpoint.keep_at_end;
+        if keep > 0 && outcome.is_ok() {
+            let dir = self.run_dir.join(CHECKPOINTS_DIR);
+            let removed = checkpoint::prune(&dir, keep, &self.accuracy_of());
+            if !removed.is_empty() {
+                self.emit(Event::Pruned {
+                    paths: removed,
+                    why: format!("the run ended: checkpoint.keep_at_end = {keep}, and the best"),
+                });
+            }
+        }
+        if let Some(record) = &mut self.record {
+            record.end(reason, message);
+        }
+        self.write_record();
+        self.lock = None;
+    }
+}
+
+fn mark(point: TestPoint, step: u64) -> TestMark {
+    TestMark {
+        accuracy: point.accuracy,
+        position: point.position,
+        step,
+        elapsed_seconds: point.elapsed_seconds,
+    }
+}
