@@ -9,7 +9,7 @@
 //! The layers, lowest first (`tests/layers.rs` checks that no module refers to one above it):
 //! - core: [`config`], [`data`], [`model`], [`precision`], [`train`], [`process`], [`files`]
 //! - shared by the front ends and commands: [`session`], [`watch`], [`report`], [`control`],
-//!   [`curves`]
+//!   [`curves`], [`runs`]
 //! - front ends: [`tui`], [`headless`]; commands: [`bench`], [`inspect`], [`predict`], [`plot`]
 //!   (none of these refers to another)
 //! - [`cli`], and `main.rs` on top.
@@ -29,6 +29,7 @@ pub mod train;
 pub mod control;
 pub mod curves;
 pub mod report;
+pub mod runs;
 pub mod session;
 pub mod watch;
 

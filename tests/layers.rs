@@ -34,7 +34,7 @@ const LAYERS: &[(Layer, &[&str])] = &[
     ),
     (
         Layer::Shared,
-        &["session", "watch", "report", "control", "curves"],
+        &["session", "watch", "report", "control", "curves", "runs"],
     ),
     (Layer::FrontEnd, &["tui", "headless"]),
     (Layer::Command, &["bench", "inspect", "predict", "plot"]),

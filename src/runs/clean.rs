@@ -1,0 +1,217 @@
+//! `runs clean`: which checkpoint files removing frees disk from, planned first so that the
+//! person sees the list before anything goes. Only `*.ckpt` files in a run's `checkpoints/` are
+//! ever taken; metrics.csv, config.toml, run.json and curves.png stay, so a cleaned run is still
+//! listed, compared and plotted (it can no longer be resumed). A run a live process trains is
+//! never touched, checked when planning and again just before removing.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::{RunState, RunSummary, checkpoint_files};
+use crate::train::lock::{self, LockState};
+
+/// A checkpoint file to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    pub run_id: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+}
+
+/// A run left alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub run_id: String,
+    pub reason: String,
+}
+
+/// What cleaning would remove.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanPlan {
+    pub files: Vec<PlannedFile>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl CleanPlan {
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|file| file.bytes).sum()
+    }
+}
+
+/// Which runs to clean: `runs` (all of them when `named` is false, each run named otherwise),
+/// those among them last written more than `older_than` before `now` when given.
+pub fn plan(
+    runs: &[RunSummary],
+    named: bool,
+    older_than: Option<Duration>,
+    now: SystemTime,
+) -> CleanPlan {
+    let mut plan = CleanPlan::default();
+    for run in runs {
+        if let LockState::Held(owner) = lock::state(&run.dir) {
+            plan.skipped.push(Skipped {
+                run_id: run.id.clone(),
+                reason: format!("running (process {})", owner.pid),
+            });
+            continue;
+        }
+        if let Some(age) = older_than {
+            // A run whose files' times cannot be read is not known to be old: kept.
+            let old = run
+                .modified
+                .and_then(|modified| now.duration_since(modified).ok())
+                .is_some_and(|since| since > age);
+            if !old {
+                continue;
+            }
+        }
+        let before = plan.files.len();
+        for path in checkpoint_files(&run.dir) {
+            // Regular files only: a link is not followed to whatever it names.
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_file() {
+                plan.files.push(PlannedFile {
+                    run_id: run.id.clone(),
+                    path,
+                    bytes: meta.len(),
+                });
+            }
+        }
+        if named && plan.files.len() == before {
+            plan.skipped.push(Skipped {
+                run_id: run.id.clone(),
+                reason: if run.state == RunState::Damaged {
+                    "damaged, and no checkpoints".to_string()
+                } else {
+                    "no checkpoints".to_string()
+                },
+            });
+        }
+    }
+    plan
+}
+
+/// What cleaning removed.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    pub files: usize,
+    pub bytes: u64,
+    /// Runs that started training after the plan was made: left alone.
+    pub skipped: Vec<Skipped>,
+    /// Files that could not be removed, and why.
+    pub failed: Vec<(PathBuf, std::io::Error)>,
+}
+
+/// Removes the files of `plan`, except those of a run a live process has started training
+/// since the plan was made.
+pub fn execute(plan: &CleanPlan) -> Cleaned {
+    let mut cleaned = Cleaned::default();
+    let mut run_started: Option<(String, bool)> = None;
+    for file in &plan.files {
+        let running = match &run_started {
+            Some((run_id, running)) if *run_id == file.run_id => *running,
+            _ => {
+                let dir = file.path.parent().and_then(std::path::Path::parent);
+                let running = dir.is_some_and(|dir| matches!(lock::state(dir), LockState::Held(_)));
+                if running {
+                    cleaned.skipped.push(Skipped {
+                        run_id: file.run_id.clone(),
+                        reason: "started running since".to_string(),
+                    });
+                }
+                run_started = Some((file.run_id.clone(), running));
+                running
+            }
+        };
+        if running {
+            continue;
+        }
+        match std::fs::remove_file(&file.path) {
+            Ok(()) => {
+                cleaned.files += 1;
+                cleaned.bytes += file.bytes;
+            }
+            // Gone already (thinned by its run, or another clean): nothing to free.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => cleaned.failed.push((file.path.clone(), error)),
+        }
+    }
+    cleaned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::super::{list, summarize};
+    use super::*;
+    use crate::train::record::EndReason;
+
+    #[test]
+    fn only_checkpoints_are_planned_and_a_running_run_is_skipped() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let done = recorded(root.path(), "20261202-100000", |record| {
+            record.end(EndReason::Completed, None);
+        });
+        std::fs::write(done.join("curves.png"), "png").expect("write");
+        std::fs::write(done.join("checkpoints").join("notes.txt"), "keep").expect("write");
+        let running = recorded(root.path(), "20261202-110000", |_| {});
+        let _lock = lock::acquire(&running).expect("lock");
+        let runs = list(root.path()).expect("list");
+
+        let plan = plan(&runs, true, None, SystemTime::now());
+        assert_eq!(plan.files.len(), 2, "{plan:?}");
+        for file in &plan.files {
+            assert_eq!(file.run_id, "20261202-100000");
+            assert_eq!(file.path.parent(), Some(done.join("checkpoints").as_path()));
+            assert!(file.path.extension().is_some_and(|ext| ext == "ckpt"));
+        }
+        assert_eq!(plan.bytes(), 2 * CKPT_BYTES);
+        assert_eq!(plan.skipped.len(), 1);
+        assert_eq!(plan.skipped[0].run_id, "20261202-110000");
+        assert!(plan.skipped[0].reason.starts_with("running (process "));
+
+        let cleaned = execute(&plan);
+        assert_eq!((cleaned.files, cleaned.bytes), (2, 2 * CKPT_BYTES));
+        assert!(cleaned.failed.is_empty());
+        for kept in ["run.json", "metrics.csv", "config.toml", "curves.png"] {
+            assert!(done.join(kept).is_file(), "{kept} removed");
+        }
+        assert!(done.join("checkpoints").join("notes.txt").is_file());
+        assert_eq!(summarize(&running).checkpoints, 2, "the running run kept");
+        assert_eq!(summarize(&done).state, RunState::Finished);
+    }
+
+    #[test]
+    fn a_run_that_starts_after_the_plan_is_left_alone() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = recorded(root.path(), "20261202-100000", |_| {});
+        let runs = list(root.path()).expect("list");
+        let plan = plan(&runs, true, None, SystemTime::now());
+        assert_eq!(plan.files.len(), 2);
+        let _lock = lock::acquire(&dir).expect("lock");
+        let cleaned = execute(&plan);
+        assert_eq!(cleaned.files, 0);
+        assert_eq!(cleaned.skipped.len(), 1);
+        assert_eq!(summarize(&dir).checkpoints, 2);
+    }
+
+    #[test]
+    fn an_age_keeps_runs_written_since() {
+        let root = tempfile::tempdir().expect("tempdir");
+        recorded(root.path(), "20261202-100000", |_| {});
+        let runs = list(root.path()).expect("list");
+        let day = Duration::from_secs(24 * 3600);
+        let now = SystemTime::now();
+        assert!(plan(&runs, false, Some(day), now).files.is_empty());
+        let later = now + 2 * day;
+        assert_eq!(plan(&runs, false, Some(day), later).files.len(), 2);
+        // Not named: a run without checkpoints is no news.
+        let empty = recorded(root.path(), "20261202-120000", |_| {});
+        std::fs::remove_dir_all(empty.join("checkpoints")).expect("rm");
+        let runs = list(root.path()).expect("list");
+        assert!(plan(&runs, false, None, now).skipped.is_empty());
+        assert_eq!(plan(&runs, true, None, now).skipped.len(), 1);
+    }
+}

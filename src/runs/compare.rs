@@ -1,0 +1,342 @@
+//! Two or more runs side by side, computed, not printed (`compare` prints it, `plot` takes its
+//! legends): the settings that differ between them (where each started, and what changed live),
+//! and their test accuracy at the same places on the epoch axis, read off each run's test curve
+//! between its tests ([`Metrics::test_accuracy_at`]), so runs tested on different schedules
+//! still line up. A branch compared with its parent is lined up from the branch point on:
+//! before it, the branch's history is its parent's.
+
+use super::{Mark, RunSummary, is_bookkeeping, setting_value, short_key};
+use crate::config::Config;
+use crate::curves::Metrics;
+
+/// The most places compared; the step between them grows until they fit.
+const MAX_POSITIONS: usize = 12;
+/// Steps between compared places, in epochs, finest first.
+const STEPS: [f64; 8] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0];
+
+/// One setting across the runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingRow {
+    /// `section.key`, as in config.toml.
+    pub key: String,
+    /// Per run: the value at its start, then each live change (`0.1 → 0.02@1.40`); `None` when
+    /// the run's settings are not known (a run of an earlier version without its config.toml).
+    pub values: Vec<Option<String>>,
+}
+
+/// One run's column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub id: String,
+    /// `branch of <id> at epoch 1.50`, for a branch.
+    pub branch: Option<String>,
+    pub epochs_done: Option<f64>,
+    pub best: Option<Mark>,
+    pub final_test: Option<Mark>,
+    pub target_accuracy: Option<f64>,
+    pub target_reached: Option<Mark>,
+    pub images_per_second: Option<f64>,
+    /// What sets it apart from the others, in few words (`lr 0.1, batch 64`), for legends.
+    pub differs: String,
+}
+
+/// Runs side by side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub columns: Vec<Column>,
+    /// The settings that differ between the runs, at the start or live.
+    pub settings: Vec<SettingRow>,
+    /// Places on the epoch axis every run was tested around, evenly spaced.
+    pub positions: Vec<f64>,
+    /// Per position, per run: the test accuracy there.
+    pub accuracy_at: Vec<Vec<Option<f64>>>,
+    /// Where the compared stretch starts because a branch is compared with its parent.
+    pub aligned_from: Option<f64>,
+}
+
+impl Comparison {
+    /// `20261202-103551 (lr 0.1)`: a run's id and what sets it apart, for a legend.
+    pub fn legend(&self, index: usize) -> String {
+        let column = &self.columns[index];
+        if column.differs.is_empty() {
+            column.id.clone()
+        } else {
+            format!("{} ({})", column.id, column.differs)
+        }
+    }
+}
+
+/// Compares `runs` (each summary with its metrics.csv read).
+pub fn compare(runs: &[(RunSummary, Metrics)]) -> Comparison {
+    let settings = differing_settings(runs);
+    let ids: Vec<&str> = runs.iter().map(|(run, _)| run.id.as_str()).collect();
+    // A branch whose parent is among the runs is compared from where it left the parent.
+    let aligned_from = runs
+        .iter()
+        .filter_map(|(run, _)| run.parent.as_ref())
+        .filter(|parent| ids.contains(&parent.run_id.as_str()))
+        .map(|parent| parent.position)
+        .reduce(f64::max);
+    let positions = common_positions(runs.iter().map(|(_, metrics)| metrics), aligned_from);
+    let accuracy_at = positions
+        .iter()
+        .map(|&position| {
+            runs.iter()
+                .map(|(_, metrics)| metrics.test_accuracy_at(position))
+                .collect()
+        })
+        .collect();
+    let columns = runs
+        .iter()
+        .enumerate()
+        .map(|(index, (run, _))| Column {
+            id: run.id.clone(),
+            branch: run.parent.as_ref().map(|parent| {
+                format!(
+                    "branch of {} at epoch {:.2}",
+                    parent.run_id, parent.position
+                )
+            }),
+            epochs_done: run.epochs_done,
+            best: run.best,
+            final_test: run.final_test,
+            target_accuracy: run.target_accuracy,
+            target_reached: run.target_reached,
+            images_per_second: run.images_per_second,
+            differs: differs_text(&settings, index),
+        })
+        .collect();
+    Comparison {
+        columns,
+        settings,
+        positions,
+        accuracy_at,
+        aligned_from,
+    }
+}
+
+/// The settings that differ between the runs' start configs, then those changed live in any.
+fn differing_settings(runs: &[(RunSummary, Metrics)]) -> Vec<SettingRow> {
+    let configs: Vec<Option<&Config>> = runs.iter().map(|(run, _)| run.config.as_ref()).collect();
+    let mut keys: Vec<String> = Vec::new();
+    let mut add = |key: &str| {
+        if !keys.iter().any(|known| known == key) {
+            keys.push(key.to_string());
+        }
+    };
+    if let Some(base) = configs.iter().flatten().next() {
+        for other in configs.iter().flatten() {
+            let diff = base.diff(other);
+            for change in diff.live.iter().chain(&diff.restart) {
+                add(&change.key);
+            }
+        }
+    }
+    for (run, _) in runs {
+        for change in &run.live_changes {
+            add(&change.key);
+        }
+    }
+    keys.into_iter()
+        .map(|key| SettingRow {
+            values: runs
+                .iter()
+                .map(|(run, _)| {
+                    let start = setting_value(&run.config.as_ref()?.value_of(&key)?);
+                    let changes = run
+                        .live_changes
+                        .iter()
+                        .filter(|change| change.key == key)
+                        .map(|change| {
+                            format!(" → {}@{:.2}", setting_value(&change.new), change.position)
+                        });
+                    Some(std::iter::once(start).chain(changes).collect())
+                })
+                .collect(),
+            key,
+        })
+        .collect()
+}
+
+/// `lr 0.1, batch 64`: run `index`'s values of the differing settings that bear on training.
+fn differs_text(settings: &[SettingRow], index: usize) -> String {
+    settings
+        .iter()
+        .filter(|row| !is_bookkeeping(&row.key))
+        .filter_map(|row| {
+            let value = row.values[index].as_deref()?;
+            Some(format!(
+                "{} {}",
+                short_key(&row.key),
+                value.replace(' ', "")
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Evenly spaced places inside the stretch every run's test curve covers (from `from` on, when
+/// given), at most [`MAX_POSITIONS`] of them, on round multiples of the step.
+fn common_positions<'a>(metrics: impl Iterator<Item = &'a Metrics>, from: Option<f64>) -> Vec<f64> {
+    let mut start = from.unwrap_or(f64::NEG_INFINITY);
+    let mut end = f64::INFINITY;
+    for metrics in metrics {
+        let (_, accuracies) = metrics.test_curves();
+        let (Some(first), Some(last)) = (accuracies.first(), accuracies.last()) else {
+            return Vec::new();
+        };
+        start = start.max(first.0);
+        end = end.min(last.0);
+    }
+    if !(start.is_finite() && end.is_finite()) || start > end {
+        return Vec::new();
+    }
+    const EPSILON: f64 = 1e-9;
+    for step in STEPS {
+        let first = ((start - EPSILON) / step).ceil() as i64;
+        let last = ((end + EPSILON) / step).floor() as i64;
+        let count = (last - first + 1).max(0) as usize;
+        if count > MAX_POSITIONS {
+            continue;
+        }
+        if count == 0 {
+            break;
+        }
+        // Rounded so that 3 * 0.1 is 0.3 and is read off a test at 0.3.
+        return (first..=last)
+            .map(|k| (k as f64 * step * 1e6).round() / 1e6)
+            .map(|position| position.clamp(start, end))
+            .collect();
+    }
+    // The stretch holds no round place (or is a single test): its two ends.
+    let mut ends = vec![start];
+    if end > start {
+        ends.push(end);
+    }
+    ends
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::super::summarize;
+    use super::*;
+    use crate::config::Change;
+    use crate::curves::TestRow;
+    use crate::train::record::Parent;
+
+    fn tested(points: &[(f64, f64)]) -> Metrics {
+        Metrics {
+            tests: points
+                .iter()
+                .map(|&(position, test_accuracy)| TestRow {
+                    position,
+                    test_loss: 0.5,
+                    test_accuracy,
+                })
+                .collect(),
+            ..Metrics::default()
+        }
+    }
+
+    #[test]
+    fn places_are_round_inside_the_stretch_all_runs_cover() {
+        let a = tested(&[(1.5, 0.8), (1.6, 0.82), (2.0, 0.86)]);
+        let b = tested(&[(1.0, 0.7), (2.0, 0.9), (3.0, 0.91)]);
+        // 1.5 to 2.0 in steps of 0.1.
+        let positions = common_positions([&a, &b].into_iter(), None);
+        assert_eq!(positions, [1.5, 1.6, 1.7, 1.8, 1.9, 2.0]);
+        // 0 to 10 epochs: 0.5 would make 21 places, 1.0 makes 11.
+        let long = tested(&[(0.0, 0.1), (10.0, 0.9)]);
+        let positions = common_positions([&long].into_iter(), None);
+        assert_eq!(positions.len(), 11);
+        assert_eq!(positions[1], 1.0);
+        // From a branch point on only.
+        let positions = common_positions([&a, &b].into_iter(), Some(1.75));
+        assert_eq!(positions, [1.8, 1.9, 2.0]);
+        // Stretches that do not meet: nothing to compare.
+        let late = tested(&[(2.5, 0.9), (3.0, 0.91)]);
+        assert!(common_positions([&a, &late].into_iter(), None).is_empty());
+    }
+
+    #[test]
+    fn accuracy_is_read_between_tests_and_settings_that_differ_are_listed() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let a = recorded(root.path(), "20261202-100000", |_| {});
+        let b = recorded(root.path(), "20261202-110000", |record| {
+            record.config.training.learning_rate = 0.1;
+            record.config.training.batch_size = 64;
+            record.note_changes(
+                &[Change {
+                    key: "training.learning_rate".into(),
+                    old: "0.1".into(),
+                    new: "0.02".into(),
+                }],
+                30,
+                1.4,
+            );
+        });
+        let runs = vec![
+            (summarize(&a), tested(&[(1.5, 0.80), (2.0, 0.90)])),
+            (
+                summarize(&b),
+                tested(&[(1.0, 0.70), (1.6, 0.82), (2.0, 0.86)]),
+            ),
+        ];
+        let comparison = compare(&runs);
+        let keys: Vec<&str> = comparison.settings.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["training.learning_rate", "training.batch_size"]);
+        assert_eq!(
+            comparison.settings[0].values,
+            [
+                Some("0.05".to_string()),
+                Some("0.1 → 0.02@1.40".to_string())
+            ]
+        );
+        assert_eq!(comparison.positions, [1.5, 1.6, 1.7, 1.8, 1.9, 2.0]);
+        // a at 1.7: 0.80 + 0.2 * 0.10; b at 1.5: 0.70 + 5/6 * 0.12.
+        let a_at = comparison.accuracy_at[2][0].expect("a at 1.7");
+        assert!((a_at - 0.84).abs() < 1e-9, "{a_at}");
+        let b_at = comparison.accuracy_at[0][1].expect("b at 1.5");
+        assert!((b_at - 0.80).abs() < 1e-9, "{b_at}");
+        assert_eq!(comparison.legend(0), "20261202-100000 (lr 0.05, batch 128)");
+        assert_eq!(
+            comparison.legend(1),
+            "20261202-110000 (lr 0.1→0.02@1.40, batch 64)"
+        );
+    }
+
+    #[test]
+    fn a_branch_is_compared_with_its_parent_from_the_branch_point() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let parent = recorded(root.path(), "20261202-100000", |_| {});
+        let branch = recorded(root.path(), "20261202-110000", |record| {
+            record.config.training.learning_rate = 0.02;
+            record.parent = Some(Parent {
+                run_id: "20261202-100000".into(),
+                step: 30,
+                position: 1.55,
+                checkpoint: "checkpoints/x.ckpt".into(),
+            });
+        });
+        let history = [(1.0, 0.70), (1.5, 0.80)];
+        let runs = vec![
+            (
+                summarize(&parent),
+                tested(&[history[0], history[1], (2.0, 0.85)]),
+            ),
+            (
+                summarize(&branch),
+                tested(&[history[0], history[1], (2.0, 0.88)]),
+            ),
+        ];
+        let comparison = compare(&runs);
+        assert_eq!(comparison.aligned_from, Some(1.55));
+        assert_eq!(comparison.positions, [1.6, 1.7, 1.8, 1.9, 2.0]);
+        assert_eq!(
+            comparison.columns[1].branch.as_deref(),
+            Some("branch of 20261202-100000 at epoch 1.55")
+        );
+        assert_eq!(comparison.columns[0].branch, None);
+    }
+}

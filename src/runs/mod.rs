@@ -1,0 +1,567 @@
+//! The runs under a checkpoint folder, as `runs`, `compare`, `plot` and `runs clean` see them:
+//! [`list`] and [`summarize`] say what each run folder holds and how it stands, [`resolve`] finds
+//! the run a person names, [`compare`] lines up two or more, [`clean`] plans what removing their
+//! checkpoints frees.
+//!
+//! Everything here reads the small files of a run folder: run.json (written by runs of this
+//! version), and for runs of earlier versions their metrics.csv and config.toml (see
+//! `legacy.rs`). A checkpoint is never opened (173 MB each, checksummed on read): listing a
+//! hundred runs takes well under a second. A folder that cannot be read is one damaged run with
+//! its problem, never a reason to hide the others.
+
+pub mod clean;
+pub mod compare;
+mod disk;
+mod legacy;
+mod words;
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::config::{Change, Config};
+use crate::train::checkpoint;
+use crate::train::lock::{self, LockState};
+use crate::train::metrics::METRICS_FILE;
+use crate::train::record::{EndReason, LiveChange, Parent, RECORD_FILE, RunRecord, TestMark};
+
+pub use words::{
+    duration_text, is_bookkeeping, setting_value, short_changes, short_key, short_live_change,
+    size_text, started_text,
+};
+
+/// The folder inside a run that holds its checkpoints.
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+
+/// How a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// A live process trains it (it holds the run's lock).
+    Running,
+    /// It trained every epoch asked for, or reached its target accuracy.
+    Finished,
+    /// Stopped by a person; it can be resumed.
+    Stopped,
+    /// Training failed with an error.
+    Failed,
+    /// Its record says it never ended and no live process holds its lock: the process was
+    /// killed or crashed. It can be resumed from its last checkpoint.
+    Crashed,
+    /// Written by a version before run.json: how it ended is not known, which is not a crash.
+    Legacy,
+    /// Its run.json or metrics.csv cannot be read; [`RunSummary::problem`] says why.
+    Damaged,
+}
+
+impl RunState {
+    /// The state in a word, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Finished => "finished",
+            RunState::Stopped => "stopped",
+            RunState::Failed => "failed",
+            RunState::Crashed => "crashed",
+            RunState::Legacy => "earlier version",
+            RunState::Damaged => "damaged",
+        }
+    }
+}
+
+/// A test accuracy and where on the epoch axis it was measured; `elapsed_seconds` is the run's
+/// training time then, when known (runs of earlier versions do not say).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Mark {
+    pub accuracy: f64,
+    pub position: f64,
+    pub elapsed_seconds: Option<f64>,
+}
+
+impl From<TestMark> for Mark {
+    fn from(mark: TestMark) -> Mark {
+        Mark {
+            accuracy: mark.accuracy,
+            position: mark.position,
+            elapsed_seconds: Some(mark.elapsed_seconds),
+        }
+    }
+}
+
+/// What one run folder holds. Serialized as `runs --json` prints it (snake_case, stable).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// The folder's name.
+    pub id: String,
+    pub dir: PathBuf,
+    pub state: RunState,
+    /// The run's record, when it has a readable one.
+    #[serde(skip)]
+    pub record: Option<RunRecord>,
+    /// The settings the run started with: from its record, or from the config.toml of a run of
+    /// an earlier version.
+    #[serde(skip)]
+    pub config: Option<Config>,
+    /// When training first started, RFC 3339 in UTC: from the record, else from the folder's
+    /// name (a run id is the UTC time the run was created), else the folder's modification time.
+    pub started: Option<String>,
+    /// When a file of the run was last written.
+    #[serde(skip)]
+    pub modified: Option<SystemTime>,
+    pub profile: Option<String>,
+    /// The settings at the start that differ from the profile's.
+    pub differs: Vec<Change>,
+    /// Settings changed while it trained.
+    pub live_changes: Vec<LiveChange>,
+    /// How far it trained, in epochs.
+    pub epochs_done: Option<f64>,
+    /// The best test accuracy, and where.
+    pub best: Option<Mark>,
+    /// The newest test.
+    pub final_test: Option<Mark>,
+    /// `training.target_accuracy` at the start (0: none).
+    pub target_accuracy: Option<f64>,
+    /// The first test at or above the target.
+    pub target_reached: Option<Mark>,
+    /// Mean training throughput (tests and pauses excluded).
+    pub images_per_second: Option<f64>,
+    /// How the run ended, when its record says.
+    pub end_reason: Option<EndReason>,
+    /// What went wrong, for a failed run.
+    pub end_message: Option<String>,
+    pub checkpoints: usize,
+    pub checkpoint_bytes: u64,
+    /// Every file of the folder.
+    pub disk_bytes: u64,
+    /// The run it branched from, for a branch.
+    pub parent: Option<Parent>,
+    /// The process training it, for a running run.
+    pub pid: Option<u32>,
+    /// Why the run could not be read, for a damaged one.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunsError {
+    #[error("{path}: cannot list the runs: {source}")]
+    ReadRoot {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "no run \"{name}\" in {root}{nearest}; `alexnet-tui runs` lists them",
+        root = root.display(),
+        nearest = words::nearest_text(nearest)
+    )]
+    Unknown {
+        name: String,
+        root: PathBuf,
+        nearest: Vec<String>,
+    },
+    #[error("{0}: not a run folder (no run.json, metrics.csv or checkpoints/ in it)")]
+    NotARun(PathBuf),
+    #[error("latest: no runs in {0} yet")]
+    NoRuns(PathBuf),
+}
+
+impl RunsError {
+    /// Whether the person named something that is not there (as opposed to a folder that
+    /// exists but cannot be read): the commands exit with 2 for these.
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, RunsError::ReadRoot { .. })
+    }
+}
+
+/// Whether `dir` is a run folder: it has a run record, a metrics.csv, a checkpoints folder or a
+/// lock. Other folders next to the runs (an editor's, a copy of the data) are none.
+pub fn is_run(dir: &Path) -> bool {
+    [RECORD_FILE, METRICS_FILE, CHECKPOINTS_DIR, lock::LOCK_FILE]
+        .iter()
+        .any(|name| dir.join(name).exists())
+}
+
+/// Every run under `root`, newest first. Fails only when `root` itself cannot be read; a run that
+/// cannot be read is in the list as [`RunState::Damaged`].
+pub fn list(root: &Path) -> Result<Vec<RunSummary>, RunsError> {
+    let entries = std::fs::read_dir(root).map_err(|source| RunsError::ReadRoot {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let mut runs: Vec<RunSummary> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir() && is_run(path))
+        .map(|path| summarize(&path))
+        .collect();
+    sort_newest_first(&mut runs);
+    Ok(runs)
+}
+
+fn sort_newest_first(runs: &mut [RunSummary]) {
+    runs.sort_by(|a, b| {
+        let key = |run: &RunSummary| run.started.as_deref().and_then(words::parse_timestamp);
+        key(b).cmp(&key(a)).then_with(|| b.id.cmp(&a.id))
+    });
+}
+
+/// What the run folder `dir` holds and how it stands.
+pub fn summarize(dir: &Path) -> RunSummary {
+    let id = dir
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string());
+    let usage = disk::usage(dir);
+    let lock = lock::state(dir);
+    let mut summary = RunSummary {
+        id: id.clone(),
+        dir: dir.to_path_buf(),
+        state: RunState::Legacy,
+        record: None,
+        config: None,
+        started: None,
+        modified: usage.modified,
+        profile: None,
+        differs: Vec::new(),
+        live_changes: Vec::new(),
+        epochs_done: None,
+        best: None,
+        final_test: None,
+        target_accuracy: None,
+        target_reached: None,
+        images_per_second: None,
+        end_reason: None,
+        end_message: None,
+        checkpoints: usage.checkpoints,
+        checkpoint_bytes: usage.checkpoint_bytes,
+        disk_bytes: usage.bytes,
+        parent: None,
+        pid: match lock {
+            LockState::Held(owner) => Some(owner.pid),
+            _ => None,
+        },
+        problem: usage.problem,
+    };
+    match RunRecord::read(dir) {
+        Ok(Some(record)) => from_record(&mut summary, record, lock),
+        Ok(None) => legacy::fill(&mut summary, lock),
+        Err(error) => {
+            summary.state = RunState::Damaged;
+            summary.problem = Some(error.to_string());
+        }
+    }
+    if summary.problem.is_some() {
+        summary.state = RunState::Damaged;
+    }
+    if summary.started.is_none() {
+        summary.started = words::started_from_id(&id).or_else(|| {
+            std::fs::metadata(dir)
+                .and_then(|meta| meta.modified())
+                .ok()
+                .and_then(words::system_time_text)
+        });
+    }
+    summary
+}
+
+fn from_record(summary: &mut RunSummary, record: RunRecord, lock: LockState) {
+    summary.state = match record.ended.as_ref().map(|ended| ended.reason) {
+        Some(EndReason::Completed | EndReason::TargetReached) => RunState::Finished,
+        Some(EndReason::Stopped) => RunState::Stopped,
+        Some(EndReason::Failed) => RunState::Failed,
+        None if matches!(lock, LockState::Held(_)) => RunState::Running,
+        None => RunState::Crashed,
+    };
+    summary.started = Some(record.started_at.clone());
+    summary.profile = Some(record.config.profile.clone());
+    summary.differs = record.differs_from_profile();
+    summary.live_changes = record.changes.clone();
+    summary.epochs_done = Some(record.progress.position);
+    summary.best = record.best.map(Mark::from);
+    summary.final_test = record.last_test.map(Mark::from);
+    summary.target_accuracy = Some(record.config.training.target_accuracy);
+    summary.target_reached = record.target_reached.map(Mark::from);
+    summary.images_per_second = record.progress.images_per_second();
+    summary.end_reason = record.ended.as_ref().map(|ended| ended.reason);
+    summary.end_message = record.ended.as_ref().and_then(|e| e.message.clone());
+    summary.parent = record.parent.clone();
+    summary.config = Some(record.config.clone());
+    summary.record = Some(record);
+}
+
+/// The run folder `name` stands for: a run id under `root`, a folder path, or `latest` (the
+/// newest run under `root`).
+pub fn resolve(root: &Path, name: &str) -> Result<PathBuf, RunsError> {
+    if name == "latest" {
+        return list(root)?
+            .into_iter()
+            .next()
+            .map(|run| run.dir)
+            .ok_or_else(|| RunsError::NoRuns(root.to_path_buf()));
+    }
+    let as_path = Path::new(name);
+    // A bare id is looked up under root first: `runs/x` and a folder `x` in the current folder
+    // are told apart by what the person most likely meant, the run.
+    let is_bare = as_path.components().count() == 1;
+    let candidates: Vec<PathBuf> = if is_bare {
+        vec![root.join(name), as_path.to_path_buf()]
+    } else {
+        vec![as_path.to_path_buf()]
+    };
+    for candidate in &candidates {
+        if candidate.is_dir() {
+            return if is_run(candidate) {
+                Ok(candidate.clone())
+            } else {
+                Err(RunsError::NotARun(candidate.clone()))
+            };
+        }
+    }
+    let ids: Vec<String> = std::fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| entry.path().is_dir() && is_run(&entry.path()))
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    Err(RunsError::Unknown {
+        name: name.to_string(),
+        root: root.to_path_buf(),
+        nearest: words::nearest(name, &ids, 3),
+    })
+}
+
+/// The checkpoint files of a run, oldest step first (names only: none is opened).
+pub fn checkpoint_files(dir: &Path) -> Vec<PathBuf> {
+    checkpoint::list(&dir.join(CHECKPOINTS_DIR))
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn states_come_from_the_record_and_the_lock_and_legacy_runs_never_crash() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let finished = recorded(root.path(), "20261202-100000", |record| {
+            record.end(EndReason::Completed, None);
+        });
+        let stopped = recorded(root.path(), "20261202-100001", |record| {
+            record.end(EndReason::Stopped, None);
+        });
+        let failed = recorded(root.path(), "20261202-100002", |record| {
+            record.end(EndReason::Failed, Some("disk full".into()));
+        });
+        let crashed = recorded(root.path(), "20261202-100003", |_| {});
+        let running = recorded(root.path(), "20261202-100004", |_| {});
+        let _lock = lock::acquire(&running).expect("lock");
+        let old = legacy_run(root.path(), "20261101-090000", METRICS_TESTED);
+
+        assert_eq!(summarize(&finished).state, RunState::Finished);
+        assert_eq!(summarize(&stopped).state, RunState::Stopped);
+        let failed = summarize(&failed);
+        assert_eq!(failed.state, RunState::Failed);
+        assert_eq!(failed.end_message.as_deref(), Some("disk full"));
+        assert_eq!(summarize(&crashed).state, RunState::Crashed);
+        let running = summarize(&running);
+        assert_eq!(running.state, RunState::Running);
+        assert_eq!(running.pid, Some(std::process::id()));
+        let old = summarize(&old);
+        assert_eq!(old.state, RunState::Legacy, "{:?}", old.problem);
+        assert_eq!(old.started.as_deref(), Some("2026-11-01T09:00:00Z"));
+
+        // A dead process's lock does not make a run without an end running.
+        std::fs::write(
+            crashed_lock(root.path(), "20261202-100003"),
+            r#"{"pid": 999999999, "process_started": 1}"#,
+        )
+        .expect("lock");
+        assert_eq!(
+            summarize(&root.path().join("20261202-100003")).state,
+            RunState::Crashed
+        );
+    }
+
+    fn crashed_lock(root: &Path, id: &str) -> PathBuf {
+        root.join(id).join(lock::LOCK_FILE)
+    }
+
+    #[test]
+    fn a_recorded_run_is_summarized_from_its_record_alone() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = recorded(root.path(), "20261202-103551", |record| {
+            record.config.training.learning_rate = 0.1;
+            record.progress.position = 2.0;
+            record.progress.images = 60_000;
+            record.progress.train_seconds = 100.0;
+            record.note_test(mark(0.87, 1.5, 200.0), 0.88);
+            record.note_test(mark(0.8812, 1.6, 230.0), 0.88);
+            record.note_test(mark(0.88, 2.0, 300.0), 0.88);
+            record.end(EndReason::TargetReached, None);
+        });
+        // Not a metrics.csv: a recorded run is listed without reading it.
+        std::fs::write(dir.join(METRICS_FILE), "garbage").expect("write");
+        let run = summarize(&dir);
+        assert_eq!(run.state, RunState::Finished);
+        assert_eq!(run.profile.as_deref(), Some("fast"));
+        let keys: Vec<&str> = run.differs.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["training.learning_rate"]);
+        assert_eq!(run.best.map(|b| b.position), Some(1.6));
+        assert_eq!(run.final_test.map(|b| b.accuracy), Some(0.88));
+        assert_eq!(run.target_reached.map(|b| b.position), Some(1.6));
+        assert_eq!(run.images_per_second, Some(600.0));
+        assert_eq!(run.checkpoints, 2);
+        assert_eq!(run.checkpoint_bytes, 2 * CKPT_BYTES);
+        assert!(run.disk_bytes > run.checkpoint_bytes);
+    }
+
+    #[test]
+    fn a_legacy_run_is_read_from_its_metrics_and_config() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = legacy_run(root.path(), "20261101-090000", METRICS_TESTED);
+        let mut config = Config::default();
+        config.training.learning_rate = 0.1;
+        std::fs::write(
+            dir.join("config.toml"),
+            toml::to_string_pretty(&config).expect("toml"),
+        )
+        .expect("write");
+        let run = summarize(&dir);
+        assert_eq!(run.state, RunState::Legacy);
+        assert_eq!(run.epochs_done, Some(2.0));
+        assert_eq!(
+            run.best.map(|b| (b.accuracy, b.position)),
+            Some((0.86, 1.5))
+        );
+        assert_eq!(run.final_test.map(|b| b.position), Some(2.0));
+        assert_eq!(run.target_reached, None, "0.88 never reached");
+        // Two logged batches of 128 images, 0.2 s each.
+        let speed = run.images_per_second.expect("throughput");
+        assert!((speed - 640.0).abs() < 1e-9, "{speed}");
+        assert_eq!(run.profile.as_deref(), Some("fast"));
+        assert_eq!(run.differs.len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_metrics_file_is_a_damaged_run_and_hides_no_other() {
+        let damaged = [
+            (
+                "truncated",
+                format!("{METRICS_HEADER}\nbatch,1,1,469,0.0021,1,2.3"),
+            ),
+            (
+                "a column missing",
+                METRICS_TESTED.replace("test_accuracy,", ""),
+            ),
+            (
+                "text in a number",
+                METRICS_TESTED.replace("0.8600", "eighty-six"),
+            ),
+        ];
+        for (what, text) in damaged {
+            let root = tempfile::tempdir().expect("tempdir");
+            legacy_run(root.path(), "20261101-090000", &text);
+            recorded(root.path(), "20261202-100000", |_| {});
+            legacy_run(root.path(), "20261001-090000", METRICS_TESTED);
+            let runs = list(root.path()).expect("listed");
+            let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+            assert_eq!(
+                ids,
+                ["20261202-100000", "20261101-090000", "20261001-090000"],
+                "{what}"
+            );
+            assert_eq!(runs[1].state, RunState::Damaged, "{what}");
+            let problem = runs[1].problem.as_deref().unwrap_or_default();
+            assert!(problem.contains("metrics.csv"), "{what}: {problem}");
+            assert_eq!(runs[2].state, RunState::Legacy, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_damaged_record_is_a_damaged_run() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("20261202-100000");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join(RECORD_FILE), "{\"format\": 1, \"run_").expect("write");
+        let run = summarize(&dir);
+        assert_eq!(run.state, RunState::Damaged);
+        assert!(
+            run.problem
+                .as_deref()
+                .is_some_and(|p| p.contains("not a valid run record"))
+        );
+    }
+
+    #[test]
+    fn folders_that_are_not_runs_are_left_out() {
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(root.path().join("notes")).expect("mkdir");
+        std::fs::write(root.path().join("README"), "hi").expect("write");
+        legacy_run(root.path(), "20261101-090000", METRICS_TESTED);
+        let runs = list(root.path()).expect("listed");
+        assert_eq!(runs.len(), 1);
+        assert!(matches!(
+            list(&root.path().join("missing")),
+            Err(RunsError::ReadRoot { .. })
+        ));
+    }
+
+    #[test]
+    fn runs_are_named_by_id_folder_or_latest() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let old = legacy_run(root.path(), "20261101-090000", METRICS_TESTED);
+        let new = recorded(root.path(), "20261202-100000", |_| {});
+        std::fs::create_dir_all(root.path().join("notes")).expect("mkdir");
+        assert_eq!(resolve(root.path(), "20261101-090000").expect("id"), old);
+        assert_eq!(
+            resolve(root.path(), &new.display().to_string()).expect("folder"),
+            new
+        );
+        assert_eq!(resolve(root.path(), "latest").expect("latest"), new);
+        let error = resolve(root.path(), "20261101-0900").expect_err("unknown");
+        let message = error.to_string();
+        assert!(error.is_usage());
+        assert!(message.contains("no run \"20261101-0900\""), "{message}");
+        assert!(message.contains("20261101-090000"), "{message}");
+        assert!(message.contains("alexnet-tui runs"), "{message}");
+        assert!(matches!(
+            resolve(
+                root.path(),
+                &root.path().join("notes").display().to_string()
+            ),
+            Err(RunsError::NotARun(_))
+        ));
+        let empty = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            resolve(empty.path(), "latest"),
+            Err(RunsError::NoRuns(_))
+        ));
+    }
+
+    #[test]
+    fn a_hundred_runs_list_in_well_under_a_second() {
+        let root = tempfile::tempdir().expect("tempdir");
+        for index in 0..50 {
+            recorded(root.path(), &format!("20261202-1000{index:02}"), |_| {});
+            legacy_run(
+                root.path(),
+                &format!("20261101-1000{index:02}"),
+                METRICS_TESTED,
+            );
+        }
+        let start = std::time::Instant::now();
+        let runs = list(root.path()).expect("listed");
+        assert_eq!(runs.len(), 100);
+        assert!(
+            start.elapsed() < std::time::Duration::from_millis(500),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}
