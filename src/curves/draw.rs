@@ -16,11 +16,11 @@ use super::{Curve, CurvesError, EpochRow, Metrics};
 pub const PLOT_SIZE: (u32, u32) = (1200, 500);
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+pub(super) const FAMILY: &str = "sans-serif";
 const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const TEST: RGBColor = RGBColor(230, 110, 0);
 
-fn register_the_font() -> Result<(), CurvesError> {
+pub(super) fn register_the_font() -> Result<(), CurvesError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
     if ok {
@@ -30,7 +30,7 @@ fn register_the_font() -> Result<(), CurvesError> {
     }
 }
 
-fn draw_error(error: impl std::fmt::Display) -> CurvesError {
+pub(super) fn draw_error(error: impl std::fmt::Display) -> CurvesError {
     CurvesError::Draw(error.to_string())
 }
 
@@ -113,26 +113,27 @@ pub fn render(metrics: &Metrics, title: &str) -> Result<Vec<u8>, CurvesError> {
     Ok(buffer)
 }
 
-struct Series {
-    label: &'static str,
-    points: Curve,
-    color: RGBColor,
-    faint: bool,
+/// One line of a panel; a line without a label has no entry in the legend.
+pub(super) struct Series {
+    pub label: Option<String>,
+    pub points: Curve,
+    pub color: RGBColor,
+    pub faint: bool,
 }
 
 impl Series {
-    fn faint(label: &'static str, points: Curve, color: RGBColor) -> Series {
+    pub fn faint(label: &str, points: Curve, color: RGBColor) -> Series {
         Series {
-            label,
+            label: Some(label.to_string()),
             points,
             color,
             faint: true,
         }
     }
 
-    fn line(label: &'static str, points: Curve, color: RGBColor) -> Series {
+    pub fn line(label: &str, points: Curve, color: RGBColor) -> Series {
         Series {
-            label,
+            label: Some(label.to_string()),
             points,
             color,
             faint: false,
@@ -140,7 +141,7 @@ impl Series {
     }
 }
 
-fn draw_panel(
+pub(super) fn draw_panel(
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
     caption: &str,
     y_label: &str,
@@ -171,11 +172,14 @@ fn draw_panel(
         } else {
             color.stroke_width(2)
         };
-        chart
+        let drawn = chart
             .draw_series(LineSeries::new(one.points.iter().copied(), style))
-            .map_err(draw_error)?
-            .label(one.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            .map_err(draw_error)?;
+        if let Some(label) = &one.label {
+            drawn
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
         if !one.faint {
             // Markers, so that a single finished epoch shows too.
             chart
@@ -186,6 +190,9 @@ fn draw_panel(
                 )
                 .map_err(draw_error)?;
         }
+    }
+    if series.iter().all(|one| one.label.is_none()) {
+        return Ok(());
     }
     chart
         .configure_series_labels()

@@ -9,6 +9,7 @@
 
 mod draw;
 mod legacy;
+mod overlay;
 mod read;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use thiserror::Error;
 use crate::train::metrics::{METRICS_FILE, MetricsRow};
 
 pub use draw::{PLOT_SIZE, render};
+pub use overlay::{plot_overlay, render_overlay};
 
 /// The file a finished run's curves are written to, next to its metrics.csv.
 pub const CURVES_FILE: &str = "curves.png";
