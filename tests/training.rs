@@ -294,6 +294,7 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     };
     assert_eq!(reason, SaveReason::Requested);
     assert!(path.is_file());
+    let requested = path.clone();
     assert!(path.starts_with(&run_dir));
 
     // A live change applies at the next batch.
@@ -331,6 +332,12 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
         panic!("a stop refreshes the gallery and the filters")
     };
     assert!(matches!(stopped.moment, Moment::Current { .. }));
+    // The run ended: its checkpoints are thinned to the newest (the stop's) and the best (none
+    // was tested), then it is over.
+    let Event::Pruned { paths, .. } = next(&mut handle, MINUTE) else {
+        panic!("a run that ends thins its checkpoints")
+    };
+    assert_eq!(paths, [requested]);
     assert!(matches!(
         next(&mut handle, MINUTE),
         Event::Finished {
@@ -365,7 +372,6 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
             .is_some_and(|speed| speed > 0.0)
     );
     assert_eq!(lock::state(&run_dir), LockState::Free);
-    // The run ended: its checkpoints are thinned to the newest (the stop's) and the best.
     let kept = checkpoint::list(&run_dir.join("checkpoints"));
     assert_eq!(
         kept,

@@ -128,6 +128,8 @@ struct Trainer {
     /// This process's lock on the run folder, from when training starts until the run ends.
     lock: Option<RunLock>,
     record_written: Instant,
+    /// The last write of run.json failed (said once).
+    record_failing: bool,
     events: UnboundedSender<Event>,
     commands: Receiver<Command>,
     pending: VecDeque<Command>,
@@ -200,6 +202,7 @@ fn run(
         record: None,
         lock: None,
         record_written: Instant::now(),
+        record_failing: false,
         events,
         commands,
         pending: VecDeque::new(),

@@ -119,8 +119,9 @@ impl Trainer {
         record
     }
 
-    /// Writes run.json with where training stands now. A failure is a warning: the record
-    /// summarizes what checkpoints and metrics.csv hold, and is written again at the next chance.
+    /// Writes run.json with where training stands now. A failure is a warning (once, until a
+    /// write succeeds again): the record summarizes what checkpoints and metrics.csv hold, and
+    /// is written again at the next chance.
     pub(super) fn write_record(&mut self) {
         self.record_written = std::time::Instant::now();
         let (step, position, elapsed) = (self.step, self.epoch_position(), self.elapsed_seconds());
@@ -130,9 +131,14 @@ impl Trainer {
         record.progress.step = step;
         record.progress.position = position;
         record.progress.elapsed_seconds = elapsed;
-        if let Err(error) = record.write(&self.run_dir) {
-            let message = error.to_string();
-            self.emit(Event::Warning { message });
+        match record.write(&self.run_dir) {
+            Ok(()) => self.record_failing = false,
+            Err(error) if !self.record_failing => {
+                self.record_failing = true;
+                let message = format!("{error} (the run goes on; it is tried again later)");
+                self.emit(Event::Warning { message });
+            }
+            Err(_) => {}
         }
     }
 
