@@ -9,11 +9,13 @@ use alexnet_tui::model::{AlexNetConfig, summarize};
 use alexnet_tui::process::ProcessStats;
 use alexnet_tui::report::{Reporter, Steer};
 use alexnet_tui::train::metrics::{BatchRecord, EpochRecord, Evaluation, History, TestCheck};
+use alexnet_tui::train::record::{EndReason, Parent, RunRecord, TestMark};
 use alexnet_tui::train::snapshot::{Filters, GalleryItem, Moment, Snapshot};
 use alexnet_tui::train::{
     Command, Event, FinishReason, PauseReason, ReadyInfo, SaveFailure, SaveReason, SavedFile,
 };
 use alexnet_tui::tui::app::{Action, App, BodyView, Confirm, Effect, Msg, Phase, Reloaded};
+use alexnet_tui::tui::overlay;
 use alexnet_tui::tui::ui;
 use alexnet_tui::tui::ui::grey;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -911,4 +913,379 @@ fn a_checkpoint_that_could_not_be_written_is_shown_above_everything_until_a_save
     }));
     assert!(!render(&app, 120, 36).contains("NOT SAVED"));
     assert!(matches!(app.phase, Phase::Paused(_)));
+}
+
+// The overlay: an earlier run's curves behind the live ones (`o`).
+
+const EARLIER: &str = "20261202-103551";
+const PARENT: &str = "20261201-093000";
+
+/// metrics.csv of an earlier run as the worker writes it: three epochs of 469 batches, every
+/// tenth logged, its loss falling more slowly than the live run's, tests at the epoch ends
+/// (0.82, 0.855, 0.872).
+fn earlier_metrics_csv() -> String {
+    let mut text = String::from(
+        "kind,epoch,batch,batches_per_epoch,position,step,loss,accuracy,test_loss,test_accuracy,\
+         learning_rate,images_per_second,batch_seconds,elapsed_seconds\n",
+    );
+    for (e, test) in [0.82, 0.855, 0.872].into_iter().enumerate() {
+        for b in (10..=469).step_by(10) {
+            let step = e * 469 + b;
+            let loss = 2.3 * (-(step as f64) / 450.0).exp() + 0.35 + 0.1 * ((b / 10 % 3) as f64);
+            text.push_str(&format!(
+                "batch,{},{b},469,{},{step},{loss},{},,,0.02,180.0,0.7,{}\n",
+                e + 1,
+                e as f64 + b as f64 / 469.0,
+                1.0 - loss / 3.0,
+                0.7 * step as f64
+            ));
+        }
+        text.push_str(&format!(
+            "epoch,{},,,{},,{},{},0.42,{test},,182.0,,{}\n",
+            e + 1,
+            e + 1,
+            1.0 / (e as f64 + 1.3),
+            test - 0.03,
+            330.0 * (e as f64 + 1.0)
+        ));
+    }
+    text
+}
+
+/// Earlier runs under a temporary checkpoint folder, which `app` is pointed at: one with a
+/// run.json that trained with another learning rate, the live run's parent (an earlier
+/// version's folder: metrics.csv alone), and the live run's own folder.
+fn earlier_runs(app: &mut App) -> tempfile::TempDir {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().join("runs");
+    for id in [EARLIER, PARENT, "20261129-101500"] {
+        let dir = root.join(id);
+        std::fs::create_dir_all(&dir).expect("run folder");
+        std::fs::write(
+            dir.join(alexnet_tui::train::metrics::METRICS_FILE),
+            earlier_metrics_csv(),
+        )
+        .expect("metrics.csv");
+    }
+    let mut earlier = app.config.clone();
+    earlier.training.learning_rate = 0.02;
+    let mut record = RunRecord::new(EARLIER, &earlier, None);
+    let mark = |accuracy, position: f64| TestMark {
+        accuracy,
+        position,
+        step: (position * 469.0) as u64,
+        elapsed_seconds: 330.0 * position,
+    };
+    for (accuracy, position) in [(0.82, 1.0), (0.855, 2.0), (0.872, 3.0)] {
+        record.note_test(mark(accuracy, position), 0.0);
+    }
+    record.end(EndReason::Completed, None);
+    record.write(&root.join(EARLIER)).expect("run.json");
+    app.config.checkpoint.dir = root.display().to_string();
+    // The live run was branched from the parent.
+    app.update(worker(Event::Opened {
+        run_id: "20261129-101500".into(),
+        run_dir: root.join("20261129-101500"),
+        parent: Some(Parent {
+            run_id: PARENT.into(),
+            step: 469,
+            position: 1.0,
+            checkpoint: PathBuf::from("step-000000469-epoch-002-batch-00000.ckpt"),
+        }),
+    }));
+    temp
+}
+
+/// Does what the event loop does with the effects that read files, and hands the answers back.
+fn carry_out(app: &mut App, effects: Vec<Effect>) {
+    for effect in effects {
+        let root = PathBuf::from(&app.config.checkpoint.dir);
+        match effect {
+            Effect::ListRuns => {
+                let listed = overlay::list_runs(&root, &app.config);
+                let more = app.update(Msg::Runs(listed));
+                carry_out(app, more);
+            }
+            Effect::LoadOverlay { request, run } => {
+                let result = overlay::load(&root, run.clone()).map(Box::new);
+                let more = app.update(Msg::Overlay {
+                    request,
+                    run,
+                    result,
+                });
+                carry_out(app, more);
+            }
+            other => panic!("not file work: {other:?}"),
+        }
+    }
+}
+
+/// Opens the picker and lists the runs.
+fn open_picker(app: &mut App) {
+    let effects = app.update(key(KeyCode::Char('o')));
+    assert_eq!(effects, vec![Effect::ListRuns]);
+    carry_out(app, effects);
+}
+
+/// Chooses `id` in the picker and reads it.
+fn choose(app: &mut App, id: &str) {
+    open_picker(app);
+    let picker = app.picker.clone().expect("open");
+    let at = app
+        .picker_rows(&picker)
+        .iter()
+        .position(|row| matches!(row, overlay::Row::Run { run, .. } if run.id == id))
+        .expect("listed");
+    for _ in 0..at {
+        app.update(key(KeyCode::Down));
+    }
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(app.picker.is_none());
+    carry_out(app, effects);
+}
+
+macro_rules! overlay_snapshot {
+    ($name:expr, $text:expr, $temp:expr) => {
+        let temp = regex_escape(&$temp.path().display().to_string());
+        insta::with_settings!({
+            filters => vec![
+                (temp.as_str(), "[tmp]"),
+                (r"\d\d:\d\d:\d\d ", "[clock] "),
+                (r"trained \d+(h\d+m|m\d+s|s)", "trained [time]"),
+            ],
+        }, {
+            insta::assert_snapshot!($name, $text);
+        });
+    };
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
+}
+
+#[test]
+fn the_overlay_picker_lists_earlier_runs_the_parent_first_and_not_the_live_run() {
+    let mut app = training_app();
+    let temp = earlier_runs(&mut app);
+    let effects = app.update(key(KeyCode::Char('o')));
+    assert_eq!(effects, vec![Effect::ListRuns]);
+    // Until the listing arrives, the picker says it is reading.
+    assert!(render(&app, 120, 36).contains("reading the runs under"));
+    carry_out(&mut app, effects);
+    let screen = render(&app, 120, 36);
+    let parent = screen.find(PARENT).expect("the parent listed");
+    let earlier = screen.find(EARLIER).expect("the earlier run listed");
+    assert!(parent < earlier, "{screen}");
+    // The live run's own folder is not offered.
+    let picker = app.picker.clone().expect("open");
+    assert_eq!(app.picker_rows(&picker).len(), 3, "{screen}");
+    assert!(screen.contains("parent"), "{screen}");
+    assert!(screen.contains("best 0.8720 at epoch 3"), "{screen}");
+    assert!(screen.contains("lr=0.02"), "{screen}");
+    overlay_snapshot!("overlay_picker", screen, temp);
+
+    // Up and Down (and k and j) move between the rows, stopping at either end.
+    let picker = |app: &App| app.picker.as_ref().expect("open").selected;
+    assert_eq!(picker(&app), 0);
+    app.update(key(KeyCode::Up));
+    assert_eq!(picker(&app), 0);
+    app.update(key(KeyCode::Char('j')));
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Down));
+    assert_eq!(picker(&app), 2, "parent, earlier run, none");
+    app.update(key(KeyCode::Char('k')));
+    assert_eq!(picker(&app), 1);
+    // Keys of the dashboard mean nothing while it is open; Esc and o close it.
+    assert_eq!(app.update(key(KeyCode::Char('x'))), vec![]);
+    assert!(app.confirm.is_none());
+    app.update(key(KeyCode::Esc));
+    assert!(app.picker.is_none());
+    open_picker(&mut app);
+    app.update(key(KeyCode::Char('o')));
+    assert!(app.picker.is_none());
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn an_overlay_is_drawn_behind_the_live_run_and_compared_with_it() {
+    let mut app = training_app();
+    let temp = earlier_runs(&mut app);
+    choose(&mut app, EARLIER);
+    let overlay = app.overlay.as_ref().expect("drawn");
+    assert_eq!(overlay.id, EARLIER);
+    let screen = render(&app, 120, 36);
+    // The live run's latest test (0.87 at epoch 2) against the earlier run's there (0.855).
+    assert!(
+        screen.contains(&format!("+0.015 vs {EARLIER} at epoch 2")),
+        "{screen}"
+    );
+    assert!(screen.contains(&format!("grey: {EARLIER}")), "{screen}");
+    assert!(screen.contains(&format!("overlay: run {EARLIER} drawn in grey")));
+    overlay_snapshot!("overlay_training", screen, temp);
+    let compact = render(&app, 100, 30);
+    assert!(
+        compact.contains(&format!("+0.015 vs {EARLIER} at epoch 2")),
+        "{compact}"
+    );
+    overlay_snapshot!("overlay_100x30", compact, temp);
+
+    // The picker marks the run shown and starts on it.
+    open_picker(&mut app);
+    let picker = app.picker.clone().expect("open");
+    assert!(matches!(
+        app.picker_rows(&picker)[picker.selected],
+        overlay::Row::Run { run, .. } if run.id == EARLIER
+    ));
+    assert!(render(&app, 120, 36).contains("shown"));
+    // "none" clears it.
+    app.update(key(KeyCode::Down));
+    let effects = app.update(key(KeyCode::Enter));
+    carry_out(&mut app, effects);
+    assert!(app.overlay.is_none());
+    assert!(!render(&app, 120, 36).contains(&format!("vs {EARLIER}")));
+}
+
+#[test]
+fn the_overlay_axes_cover_both_runs() {
+    // A live run planned for one epoch against an earlier run of three.
+    let mut app = training_app();
+    app.config.training.epochs = 1.0;
+    let _temp = earlier_runs(&mut app);
+    choose(&mut app, PARENT);
+    let screen = render(&app, 120, 36);
+    let axis = screen
+        .lines()
+        .find(|line| line.trim_start().starts_with("│    0"))
+        .and_then(|line| line.split("││").next())
+        .expect("the loss chart's epoch axis");
+    assert!(axis.trim_end().ends_with('3'), "{axis}");
+}
+
+#[test]
+fn before_the_first_test_the_training_loss_is_compared() {
+    let mut app = ready_app();
+    let temp = earlier_runs(&mut app);
+    choose(&mut app, EARLIER);
+    // In Ready, the overlay is drawn and the comparison waits for the first batch.
+    let ready = render(&app, 120, 36);
+    assert!(
+        ready.contains(&format!("vs {EARLIER} once training starts")),
+        "{ready}"
+    );
+    app.update(worker(Event::Started { epoch: 0, batch: 0 }));
+    for i in 0..150 {
+        app.update(worker(Event::Batch(batch(0, i, 0.9))));
+    }
+    // Wide enough for the comparison on one line.
+    let screen = render(&app, 140, 45);
+    // 150 batches: the live run's loss (0.9) under the earlier run's there.
+    let line = screen
+        .lines()
+        .find(|line| line.contains(&format!("vs {EARLIER} at epoch 0.32")))
+        .unwrap_or_else(|| panic!("no comparison: {screen}"));
+    assert!(line.contains("loss -"), "{line}");
+    drop(temp);
+}
+
+#[test]
+fn an_earlier_run_without_a_test_there_is_said_so() {
+    let mut app = training_app();
+    let temp = earlier_runs(&mut app);
+    // The earlier run stopped after its first epoch.
+    let short: String = earlier_metrics_csv()
+        .lines()
+        .filter(|line| !line.starts_with("batch,2") && !line.starts_with("batch,3"))
+        .filter(|line| !line.starts_with("epoch,2") && !line.starts_with("epoch,3"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let dir = temp.path().join("runs").join(PARENT);
+    std::fs::write(dir.join(alexnet_tui::train::metrics::METRICS_FILE), short).expect("write");
+    choose(&mut app, PARENT);
+    let screen = render(&app, 120, 36);
+    assert!(
+        screen.contains(&format!("{PARENT} has no test at epoch 2")),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_late_answer_for_an_earlier_choice_is_dropped_and_capital_o_clears() {
+    let mut app = training_app();
+    let _temp = earlier_runs(&mut app);
+    open_picker(&mut app);
+    let first = app.update(key(KeyCode::Enter));
+    open_picker(&mut app);
+    app.update(key(KeyCode::Down));
+    let second = app.update(key(KeyCode::Enter));
+    // The second choice's answer arrives first, the first's after it.
+    carry_out(&mut app, second);
+    carry_out(&mut app, first);
+    assert_eq!(app.overlay.as_ref().map(|o| o.id.as_str()), Some(EARLIER));
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('O'),
+        KeyModifiers::SHIFT,
+    )));
+    assert!(app.overlay.is_none());
+    assert_eq!(
+        app.messages.back().map(|m| m.text.as_str()),
+        Some(format!("overlay: run {EARLIER} no longer drawn").as_str())
+    );
+}
+
+#[test]
+fn compare_preselects_a_run_and_an_unknown_one_is_a_warning() {
+    let mut app = training_app();
+    let _temp = earlier_runs(&mut app);
+    let effects = app.update(Msg::Compare("nope".into()));
+    carry_out(&mut app, effects);
+    assert!(app.overlay.is_none());
+    let warning = app.messages.back().expect("a message");
+    assert_eq!(warning.level, alexnet_tui::report::Level::Warning);
+    assert!(
+        warning
+            .text
+            .starts_with("--compare nope: no run \"nope\" in"),
+        "{}",
+        warning.text
+    );
+    assert!(
+        warning
+            .text
+            .ends_with("the dashboard goes on without an overlay")
+    );
+    let effects = app.update(Msg::Compare(EARLIER.into()));
+    carry_out(&mut app, effects);
+    assert_eq!(app.overlay.as_ref().map(|o| o.id.as_str()), Some(EARLIER));
+}
+
+#[test]
+fn o_opens_the_picker_in_every_state() {
+    let mut app = ready_app();
+    assert_eq!(
+        app.action_for(KeyEvent::new(KeyCode::Char('o'), KeyModifiers::NONE)),
+        Some(Action::TogglePicker)
+    );
+    for phase in [
+        Phase::Training,
+        Phase::Paused(PauseReason::Requested),
+        Phase::Finished(FinishReason::Completed),
+        Phase::Failed("boom".into()),
+    ] {
+        app.phase = phase;
+        assert_eq!(
+            app.action_for(KeyEvent::new(KeyCode::Char('o'), KeyModifiers::NONE)),
+            Some(Action::TogglePicker)
+        );
+    }
+    assert!(render(&app, 120, 36).contains("o overlay"));
+    app.update(key(KeyCode::Char('?')));
+    assert!(render(&app, 120, 36).contains("overlay: draw an earlier run"));
 }

@@ -1,6 +1,6 @@
 //! The dashboard's state and how it changes. Keys become [`Action`]s (see `keys`);
 //! [`App::update`] is the only place state changes, and it answers with [`Effect`]s (commands for
-//! the worker, quitting) that the event loop carries out. What events and reloads say in words,
+//! the worker, file work for the overlay, quitting) that the event loop carries out. What events and reloads say in words,
 //! and what a reload decides, come from `report` and `control` with each message. Nothing here
 //! draws or touches libtorch.
 
@@ -17,8 +17,10 @@ use crate::train::metrics::{
     BatchRecord, Ema, EpochRecord, History, TestCheck, TestPoint, best_test, note_target,
     test_points,
 };
+use crate::train::run_dir;
 use crate::train::snapshot::Snapshot;
 use crate::train::{Command, Event, FinishReason, PauseReason, ReadyInfo};
+use crate::tui::overlay::{Listing, Overlay, Picker, Row, RunChoice, RunRef};
 
 /// Where the run stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,12 +109,27 @@ pub enum Action {
     Show(BodyView),
     /// Next or previous page of the gallery or the filters.
     Page(isize),
+    /// Open the overlay picker, or close it.
+    TogglePicker,
+    /// Move the picker's selection by this many rows.
+    PickerMove(isize),
+    /// Draw the run selected in the picker (or none).
+    PickerChoose,
+    /// Draw no overlay.
+    ClearOverlay,
 }
 
 /// What the event loop must do after an update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Send(Command),
+    /// List the runs under `checkpoint.dir` for the picker (answered with [`Msg::Runs`]).
+    ListRuns,
+    /// Read a run's metrics for the overlay (answered with [`Msg::Overlay`]).
+    LoadOverlay {
+        request: u64,
+        run: RunRef,
+    },
     Quit,
 }
 
@@ -130,6 +147,16 @@ pub enum Msg {
     Resize(u16, u16),
     /// Once a second: the clock and process figures.
     Tick(ProcessStats),
+    /// `--compare`: draw this run (an id, a folder or "latest") behind the live one.
+    Compare(String),
+    /// The runs the picker lists, newest first, or why they could not be read.
+    Runs(Result<Vec<RunChoice>, String>),
+    /// The run an [`Effect::LoadOverlay`] asked for, read (or why not).
+    Overlay {
+        request: u64,
+        run: RunRef,
+        result: Result<Box<Overlay>, String>,
+    },
 }
 
 /// The outcome of a config reload, decided by the controller.
@@ -198,6 +225,14 @@ pub struct App {
     pub started_at: Instant,
     /// Quit as soon as the worker has finished (after a confirmed quit or Ctrl-C).
     pub quit_when_finished: bool,
+    /// The overlay picker, while it is open.
+    pub picker: Option<Picker>,
+    /// The earlier run drawn behind the live one.
+    pub overlay: Option<Overlay>,
+    /// The latest overlay asked for: answers to earlier requests are stale.
+    pub overlay_request: u64,
+    /// The run the live one branched from, as [`Event::Opened`] says.
+    pub parent: Option<String>,
     /// Something changed since the last draw.
     pub dirty: bool,
 }
@@ -235,6 +270,10 @@ impl App {
             running_since: None,
             started_at: Instant::now(),
             quit_when_finished: false,
+            picker: None,
+            overlay: None,
+            overlay_request: 0,
+            parent: None,
             dirty: true,
         }
     }
@@ -360,6 +399,107 @@ impl App {
                 self.stats = stats;
                 Vec::new()
             }
+            Msg::Compare(name) => self.load_overlay(RunRef::Named(name)),
+            Msg::Runs(listed) => {
+                self.on_runs(listed);
+                Vec::new()
+            }
+            Msg::Overlay {
+                request,
+                run,
+                result,
+            } => {
+                self.on_overlay(request, run, result);
+                Vec::new()
+            }
+        }
+    }
+
+    /// The live run's id: known for a resumed run from Ready on, for a new one once it opens.
+    pub fn live_run_id(&self) -> Option<&str> {
+        self.info.as_ref().and_then(|info| info.run_id.as_deref())
+    }
+
+    /// The run the live one came from: the branch's parent, else the run of the checkpoint it
+    /// started from when that is another run, else the parent the live run's own record names.
+    pub fn parent_run(&self) -> Option<String> {
+        let live = self.live_run_id();
+        let from_checkpoint = self
+            .info
+            .as_ref()
+            .and_then(|info| info.resumed_from.as_deref())
+            .and_then(run_dir::of_checkpoint)
+            .and_then(|dir| Some(dir.file_name()?.to_string_lossy().into_owned()))
+            .filter(|id| Some(id.as_str()) != live);
+        let recorded = match self.picker.as_ref().map(|picker| &picker.listing) {
+            Some(Listing::Runs(runs)) => runs
+                .iter()
+                .find(|run| Some(run.id.as_str()) == live)
+                .and_then(|run| run.parent.clone()),
+            _ => None,
+        };
+        self.parent.clone().or(from_checkpoint).or(recorded)
+    }
+
+    /// The picker's rows as it lists them now.
+    pub fn picker_rows<'a>(&self, picker: &'a Picker) -> Vec<Row<'a>> {
+        picker.rows(self.live_run_id(), self.parent_run().as_deref())
+    }
+
+    /// Asks for `run`'s metrics; whatever was asked for before no longer counts.
+    pub(super) fn load_overlay(&mut self, run: RunRef) -> Vec<Effect> {
+        self.overlay_request += 1;
+        vec![Effect::LoadOverlay {
+            request: self.overlay_request,
+            run,
+        }]
+    }
+
+    fn on_runs(&mut self, listed: Result<Vec<RunChoice>, String>) {
+        let Some(picker) = &mut self.picker else {
+            self.dirty = false;
+            return;
+        };
+        picker.listing = match listed {
+            Ok(runs) => Listing::Runs(runs),
+            Err(error) => Listing::Failed(format!("cannot list the runs: {error}")),
+        };
+        // Start on the run shown, if any, else on the first row (the parent, when there is one).
+        let picker = picker.clone();
+        let shown = self.overlay.as_ref().map(|overlay| overlay.id.as_str());
+        let selected = self
+            .picker_rows(&picker)
+            .iter()
+            .position(|row| match row {
+                Row::Run { run, .. } => Some(run.id.as_str()) == shown,
+                Row::None => false,
+            })
+            .unwrap_or(0);
+        if let Some(picker) = &mut self.picker {
+            picker.selected = selected;
+        }
+    }
+
+    fn on_overlay(&mut self, request: u64, run: RunRef, result: Result<Box<Overlay>, String>) {
+        if request != self.overlay_request {
+            self.dirty = false;
+            return;
+        }
+        match (result, run) {
+            (Ok(overlay), _) => {
+                self.note(
+                    Level::Info,
+                    format!("overlay: run {} drawn in grey behind this one", overlay.id),
+                );
+                self.overlay = Some(*overlay);
+            }
+            (Err(error), RunRef::Named(name)) => self.note(
+                Level::Warning,
+                format!("--compare {name}: {error}; the dashboard goes on without an overlay"),
+            ),
+            (Err(error), RunRef::Folder { id, .. }) => {
+                self.note(Level::Warning, format!("cannot draw run {id}: {error}"));
+            }
         }
     }
 
@@ -376,8 +516,11 @@ impl App {
                 self.running_since = Some(Instant::now());
             }
             Event::Opened {
-                run_id, run_dir, ..
+                run_id,
+                run_dir,
+                parent,
             } => {
+                self.parent = parent.map(|parent| parent.run_id);
                 if let Some(info) = &mut self.info {
                     info.run_id = Some(run_id);
                     info.run_dir = Some(run_dir);

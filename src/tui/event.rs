@@ -1,6 +1,7 @@
 //! Everything the dashboard reacts to arrives as one [`Input`] on one channel: keys and resizes
 //! from crossterm's event stream, the worker's events, config reloads, a one-second tick with
-//! process figures, and Ctrl-C / SIGTERM sent from outside the terminal.
+//! process figures, Ctrl-C / SIGTERM sent from outside the terminal, and the results of the
+//! overlay's file work ([`spawn_file_work`]).
 
 use std::time::Duration;
 
@@ -8,8 +9,13 @@ use crossterm::event::{EventStream, KeyCode, KeyEvent, KeyEventKind, KeyEventSta
 use futures::StreamExt;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
+use std::path::PathBuf;
+
+use crate::config::Config;
 use crate::process::{ProcessSampler, ProcessStats};
 use crate::train::Event;
+use crate::tui::app::{Effect, Msg};
+use crate::tui::overlay;
 use crate::watch::Reload;
 
 /// What the sources deliver. Worker events and reloads go through the controller before they
@@ -24,6 +30,37 @@ pub enum Input {
     Resize(u16, u16),
     /// Once a second: the clock and process figures.
     Tick(ProcessStats),
+    /// The answer to file work (listing runs, reading a run's metrics), as the app takes it.
+    Done(Box<Msg>),
+}
+
+/// Carries out an effect that reads files ([`Effect::ListRuns`], [`Effect::LoadOverlay`]) on
+/// tokio's blocking threads, so that neither drawing nor the event loop waits on the disk; the
+/// answer comes back on `tx`. `config` is the running one: its `checkpoint.dir` holds the runs,
+/// and the picker says what differs from it. Other effects are not file work and are ignored.
+pub fn spawn_file_work(effect: Effect, config: &Config, tx: &UnboundedSender<Input>) {
+    let root = PathBuf::from(&config.checkpoint.dir);
+    let tx = tx.clone();
+    match effect {
+        Effect::ListRuns => {
+            let live = config.clone();
+            tokio::task::spawn_blocking(move || {
+                let runs = overlay::list_runs(&root, &live);
+                let _ = tx.send(Input::Done(Box::new(Msg::Runs(runs))));
+            });
+        }
+        Effect::LoadOverlay { request, run } => {
+            tokio::task::spawn_blocking(move || {
+                let result = overlay::load(&root, run.clone()).map(Box::new);
+                let _ = tx.send(Input::Done(Box::new(Msg::Overlay {
+                    request,
+                    run,
+                    result,
+                })));
+            });
+        }
+        Effect::Send(_) | Effect::Quit => {}
+    }
 }
 
 /// Starts the tasks that feed `tx`. They end when the receiver is dropped.

@@ -5,6 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{Action, App, BodyView, Confirm, Effect, Phase, SideView};
+use super::overlay::{Picker, Row, RunRef};
 use crate::report::Level;
 use crate::train::Command;
 
@@ -31,6 +32,19 @@ impl App {
                 _ => None,
             };
         }
+        if self.picker.is_some() {
+            return match key.code {
+                KeyCode::Up | KeyCode::Char('k') => Some(Action::PickerMove(-1)),
+                KeyCode::Down | KeyCode::Char('j') => Some(Action::PickerMove(1)),
+                KeyCode::PageUp => Some(Action::PickerMove(-10)),
+                KeyCode::PageDown => Some(Action::PickerMove(10)),
+                KeyCode::Enter => Some(Action::PickerChoose),
+                KeyCode::Esc | KeyCode::Char('o') => Some(Action::TogglePicker),
+                KeyCode::Char('O') | KeyCode::Backspace => Some(Action::ClearOverlay),
+                KeyCode::Char('q') => Some(Action::Quit),
+                _ => None,
+            };
+        }
         match key.code {
             KeyCode::Char('s') | KeyCode::Enter => Some(Action::Start),
             KeyCode::Char('p') | KeyCode::Char(' ') => Some(Action::TogglePause),
@@ -42,6 +56,8 @@ impl App {
             KeyCode::Char('g') => Some(Action::Show(BodyView::Gallery)),
             KeyCode::Char('f') => Some(Action::Show(BodyView::Filters)),
             KeyCode::Char('d') => Some(Action::Show(BodyView::Dashboard)),
+            KeyCode::Char('o') => Some(Action::TogglePicker),
+            KeyCode::Char('O') if self.overlay.is_some() => Some(Action::ClearOverlay),
             KeyCode::Right | KeyCode::Char(']') | KeyCode::PageDown
                 if self.body != BodyView::Dashboard =>
             {
@@ -83,6 +99,52 @@ impl App {
             }
             Action::Page(delta) => {
                 self.page += delta;
+                Vec::new()
+            }
+            Action::TogglePicker => {
+                if self.picker.take().is_some() {
+                    return Vec::new();
+                }
+                self.picker = Some(Picker::new());
+                vec![Effect::ListRuns]
+            }
+            Action::PickerMove(delta) => {
+                let rows = self.picker.as_ref().map(|p| self.picker_rows(p).len());
+                if let (Some(rows), Some(picker)) = (rows, &mut self.picker) {
+                    picker.step(delta, rows);
+                }
+                Vec::new()
+            }
+            Action::PickerChoose => {
+                let Some(picker) = self.picker.take() else {
+                    return Vec::new();
+                };
+                let chosen = match self.picker_rows(&picker).get(picker.selected) {
+                    Some(Row::Run { run, .. }) => Some(RunRef::Folder {
+                        id: run.id.clone(),
+                        dir: run.dir.clone(),
+                    }),
+                    Some(Row::None) | None => None,
+                };
+                match chosen {
+                    Some(run) => {
+                        // The overlay is drawn on the dashboard's charts.
+                        self.body = BodyView::Dashboard;
+                        self.load_overlay(run)
+                    }
+                    None => self.act(Action::ClearOverlay),
+                }
+            }
+            Action::ClearOverlay => {
+                self.picker = None;
+                // A load still on its way is no longer wanted either.
+                self.overlay_request += 1;
+                if let Some(overlay) = self.overlay.take() {
+                    self.note(
+                        Level::Info,
+                        format!("overlay: run {} no longer drawn", overlay.id),
+                    );
+                }
                 Vec::new()
             }
             Action::Start => match self.phase {

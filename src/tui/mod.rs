@@ -3,13 +3,15 @@
 //! `run` sets the terminal up (and guarantees it is restored on every way out, panics included),
 //! then the event loop takes one input at a time, passes worker events and config reloads
 //! through the [`Controller`] (which steers the run and words what happened), lets
-//! [`App::update`] change the state, carries out the resulting effects, and redraws only when
-//! something changed, at most `ui.refresh_hz` times a second, so that the UI leaves the cores
-//! to the training.
+//! [`App::update`] change the state, carries out the resulting effects (commands to the worker,
+//! and reading runs for the overlay on blocking threads), and redraws only when something
+//! changed, at most `ui.refresh_hz` times a second, so that the UI leaves the cores to the
+//! training.
 
 pub mod app;
 pub mod event;
 mod keys;
+pub mod overlay;
 pub mod theme;
 pub mod ui;
 
@@ -108,12 +110,18 @@ async fn event_loop<B: Backend>(
     if let Ok(size) = terminal.size() {
         app.update(Msg::Resize(size.width, size.height));
     }
+    let compare = prepared.compare.clone();
     let (mut controller, inputs, lines) = Controller::launch(prepared, autostart, Steer::Keys);
     for line in lines {
         app.note(line.level, line.text);
     }
     let (tx, mut rx) = unbounded_channel();
-    event::spawn_sources(tx, inputs.events, inputs.reloads);
+    event::spawn_sources(tx.clone(), inputs.events, inputs.reloads);
+    if let Some(name) = compare {
+        for effect in app.update(Msg::Compare(name)) {
+            event::spawn_file_work(effect, &app.config, &tx);
+        }
+    }
 
     let mut last_draw: Option<Instant> = None;
     loop {
@@ -152,12 +160,14 @@ async fn event_loop<B: Backend>(
             }
             Input::Resize(columns, rows) => Msg::Resize(columns, rows),
             Input::Tick(stats) => Msg::Tick(stats),
+            Input::Done(msg) => *msg,
         };
         let mut quit = false;
         for effect in app.update(msg) {
             match effect {
                 Effect::Send(command) => controller.send(command),
                 Effect::Quit => quit = true,
+                file_work => event::spawn_file_work(file_work, &app.config, &tx),
             }
         }
         if quit {

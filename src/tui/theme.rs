@@ -9,6 +9,8 @@ pub const WARNING: Style = Style::new().fg(Color::Yellow);
 pub const ERROR: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
 pub const GOOD: Style = Style::new().fg(Color::Green);
 pub const TITLE: Style = Style::new().add_modifier(Modifier::BOLD);
+/// An earlier run's curves behind the live ones, and its name.
+pub const OVERLAY: Style = Style::new().fg(Color::Gray).add_modifier(Modifier::DIM);
 
 pub const LOSS_BATCH: Color = Color::DarkGray;
 pub const LOSS_SMOOTH: Color = Color::Yellow;

@@ -1,22 +1,38 @@
-//! The loss and accuracy charts, on an axis of epochs.
+//! The loss and accuracy charts, on an axis of epochs, with an earlier run's curves dimmed
+//! behind the live ones when an overlay is chosen.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
-use ratatui::text::Span;
-use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Wrap};
 
 use crate::train::metrics::{best_test, epoch_label};
 use crate::tui::app::{App, Phase};
+use crate::tui::overlay::{self, Overlay};
 use crate::tui::theme;
 
-/// The x range: the planned epochs, or further if the history already goes beyond.
+/// The x range: the planned epochs, or further if the history (or the overlay) already goes
+/// beyond.
 fn epoch_bounds(app: &App) -> [f64; 2] {
     // Whole epochs, so that a fractional run still ends its axis on an epoch label.
     let planned = app.config.training.epochs.ceil();
     let seen = app.batch_loss.last().map_or(0.0, |(x, _)| *x);
-    [0.0, planned.max(seen.ceil()).max(1.0)]
+    let overlay = app.overlay.as_ref().map_or(0.0, Overlay::last_position);
+    [0.0, planned.max(seen.ceil()).max(overlay.ceil()).max(1.0)]
+}
+
+/// A chart's title, followed by the overlay's name in its dimmed style.
+fn title(app: &App, text: String) -> Line<'static> {
+    let mut spans = vec![Span::styled(text, theme::TITLE)];
+    if let Some(overlay) = &app.overlay {
+        spans.push(Span::styled(
+            format!(" grey: {} ", overlay.id),
+            theme::OVERLAY,
+        ));
+    }
+    Line::from(spans)
 }
 
 fn epoch_labels(bounds: [f64; 2]) -> Vec<Span<'static>> {
@@ -56,12 +72,12 @@ fn empty(frame: &mut Frame, area: Rect, block: Block, text: &str) {
 pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(Span::styled(" Training loss ", theme::TITLE))
+        .title(title(app, " Training loss ".to_string()))
         .title_bottom(Span::styled(
             " dots: batch  yellow: smooth  magenta: epoch mean ",
             theme::DIM,
         ));
-    if app.batch_loss.is_empty() {
+    if app.batch_loss.is_empty() && app.overlay.is_none() {
         let text = match &app.phase {
             Phase::Ready => "Ready. Press s to start training.".to_string(),
             Phase::Preparing(what) => format!("{what}..."),
@@ -78,9 +94,15 @@ pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|e| (e.epoch as f64 + 1.0, e.train_loss))
         .collect();
+    let overlay_loss = app
+        .overlay
+        .as_ref()
+        .map(|overlay| thin(&overlay.loss, limit))
+        .unwrap_or_default();
     let max = app
         .batch_loss
         .iter()
+        .chain(&overlay_loss)
         .map(|(_, y)| *y)
         .filter(|y| y.is_finite())
         .fold(0.0f64, f64::max)
@@ -88,6 +110,12 @@ pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
     let top = (max * 10.0).ceil() / 10.0;
     let bounds = epoch_bounds(app);
     let datasets = vec![
+        // Drawn first: the live lines cover it where they cross.
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme::OVERLAY)
+            .data(&overlay_loss),
         Dataset::default()
             .marker(Marker::Dot)
             .graph_type(GraphType::Scatter)
@@ -160,7 +188,7 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
         .borders(Borders::ALL)
         .title(Span::styled(title, theme::TITLE))
         .title_bottom(Span::styled(bottom, theme::DIM));
-    if tests.is_empty() && app.smoothed_accuracy.is_empty() {
+    if tests.is_empty() && app.smoothed_accuracy.is_empty() && app.overlay.is_none() {
         empty(
             frame,
             area,
@@ -188,16 +216,39 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         Vec::new()
     };
+    let (overlay_train, overlay_test) = app
+        .overlay
+        .as_ref()
+        .map(|overlay| {
+            (
+                overlay.train_accuracy.clone(),
+                thin(&overlay.test_accuracy, usize::from(area.width) * 2),
+            )
+        })
+        .unwrap_or_default();
     let low = app
         .epochs
         .iter()
         .map(|e| e.train_accuracy)
         .chain(tests.iter().map(|t| t.accuracy))
         .chain(running.iter().map(|&(_, accuracy)| accuracy))
+        .chain(overlay_train.iter().chain(&overlay_test).map(|&(_, y)| y))
         .fold(1.0f64, f64::min)
         .min(if target > 0.0 { target } else { 1.0 });
     let bottom_bound = ((low - 0.05) * 10.0).floor().clamp(0.0, 9.0) / 10.0;
     let datasets = vec![
+        // The overlay first, so that the live lines cover it: its test accuracy as a line, its
+        // training accuracy at epoch ends as dots.
+        Dataset::default()
+            .marker(Marker::Dot)
+            .graph_type(GraphType::Line)
+            .style(theme::OVERLAY)
+            .data(&overlay_train),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme::OVERLAY)
+            .data(&overlay_test),
         Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
@@ -228,8 +279,16 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
             .style(Style::default().fg(theme::TEST_ACCURACY))
             .data(&best),
     ];
-    let chart = Chart::new(datasets)
-        .block(block)
+    // With an overlay, the panel's first line says how the live run stands against it.
+    let (chart, chart_area) = match &app.overlay {
+        Some(overlay) => {
+            let inner = block.inner(area);
+            frame.render_widget(block, area);
+            (Chart::new(datasets), comparison(app, overlay, frame, inner))
+        }
+        None => (Chart::new(datasets).block(block), area),
+    };
+    let chart = chart
         .x_axis(
             Axis::default()
                 .bounds(bounds)
@@ -245,7 +304,31 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
                 ])
                 .style(theme::DIM),
         );
-    frame.render_widget(chart, area);
+    frame.render_widget(chart, chart_area);
+}
+
+/// How the live run stands against the overlay, on the first line(s) of `inner` (the
+/// accuracy panel inside its frame); returns the area left for the chart.
+fn comparison(app: &App, overlay: &Overlay, frame: &mut Frame, inner: Rect) -> Rect {
+    let standing = overlay::standing(&app.test_points(), &app.batch_loss, overlay);
+    let text = standing.words(&overlay.id);
+    let style = match standing.ahead() {
+        Some(true) => theme::GOOD,
+        Some(false) => theme::WARNING,
+        None => theme::OVERLAY,
+    };
+    let lines = if text.chars().count() > usize::from(inner.width) {
+        2
+    } else {
+        1
+    };
+    let [line, chart] =
+        Layout::vertical([Constraint::Length(lines), Constraint::Min(0)]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(Span::styled(text, style)).wrap(Wrap { trim: true }),
+        line,
+    );
+    chart
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@
 
 mod charts;
 mod panels;
+mod picker;
 mod pictures;
 
 pub use pictures::grey;
@@ -61,6 +62,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
         BodyView::Filters => pictures::filters(app, frame, body),
     }
 
+    if let Some(open) = &app.picker {
+        picker::picker(app, open, frame, body);
+    }
     if app.help {
         help(frame, area);
     }
@@ -197,6 +201,8 @@ const HELP: &[(&str, &str)] = &[
     ("f", "the 96 first-layer filters"),
     ("<- / ->", "page through the images or filters"),
     ("d", "back to the dashboard"),
+    ("o", "overlay: draw an earlier run's curves behind these"),
+    ("O", "no overlay"),
     ("x", "stop: save a checkpoint and end the run (asks first)"),
     ("q / Esc", "quit (asks while training; saves first)"),
     ("Ctrl-C", "save a checkpoint and quit at once"),

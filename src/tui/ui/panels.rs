@@ -127,6 +127,7 @@ pub fn footer(app: &App, frame: &mut Frame, area: Rect) {
             ),
             ("g", "gallery"),
             ("f", "filters"),
+            ("o", "overlay"),
         ],
         BodyView::Gallery => &[("<->", "page"), ("f", "filters"), ("d", "dashboard")],
         BodyView::Filters => &[("<->", "page"), ("g", "gallery"), ("d", "dashboard")],
