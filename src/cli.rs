@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::bench::BenchArgs;
+use crate::catalog::{CompareArgs, RunsArgs};
 use crate::inspect::{EvalArgs, ExportArgs, SummaryArgs};
 use crate::plot::PlotArgs;
 use crate::predict::PredictArgs;
@@ -38,6 +39,13 @@ pub enum Commands {
     Export(ExportArgs),
     /// Classify PNG or JPEG pictures with a checkpoint: the three likeliest classes of each.
     Predict(PredictArgs),
-    /// Draw a run's loss and accuracy curves from its metrics.csv into a PNG.
+    /// Draw a run's loss and accuracy curves from its metrics.csv into a PNG, or several runs'
+    /// in one picture.
     Plot(PlotArgs),
+    /// List the runs: state, settings, progress, best test accuracy, disk used; `runs clean`
+    /// deletes their checkpoints.
+    Runs(RunsArgs),
+    /// Two or more runs side by side: the settings that differ and the test accuracy at the same
+    /// epochs.
+    Compare(CompareArgs),
 }

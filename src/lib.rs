@@ -10,8 +10,8 @@
 //! - core: [`config`], [`data`], [`model`], [`precision`], [`train`], [`process`], [`files`]
 //! - shared by the front ends and commands: [`session`], [`watch`], [`report`], [`control`],
 //!   [`curves`], [`runs`]
-//! - front ends: [`tui`], [`headless`]; commands: [`bench`], [`inspect`], [`predict`], [`plot`]
-//!   (none of these refers to another)
+//! - front ends: [`tui`], [`headless`]; commands: [`bench`], [`inspect`], [`predict`], [`plot`],
+//!   [`catalog`] (none of these refers to another)
 //! - [`cli`], and `main.rs` on top.
 //!
 //! Lints are set for every target in Cargo.toml's `[lints]`.
@@ -39,6 +39,7 @@ pub mod tui;
 
 // commands
 pub mod bench;
+pub mod catalog;
 pub mod inspect;
 pub mod plot;
 pub mod predict;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use alexnet_tui::cli::{Cli, Commands};
 use alexnet_tui::session::TrainArgs;
-use alexnet_tui::{bench, headless, inspect, plot, predict, session, tui};
+use alexnet_tui::{bench, catalog, headless, inspect, plot, predict, session, tui};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -21,6 +21,8 @@ fn main() -> ExitCode {
         Some(Commands::Export(args)) => inspect::export(&args),
         Some(Commands::Predict(args)) => predict::run(&args),
         Some(Commands::Plot(args)) => plot::run(&args),
+        Some(Commands::Runs(args)) => catalog::runs(&args),
+        Some(Commands::Compare(args)) => catalog::run_compare(&args),
     };
     match result {
         Ok(code) => code,

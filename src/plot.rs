@@ -1,37 +1,65 @@
 //! `alexnet-tui plot runs/<run-id>`: a run's loss and accuracy curves as a PNG, drawn from its
-//! metrics.csv by [`crate::curves`], for those who would rather look than read.
+//! metrics.csv by [`crate::curves`], for those who would rather look than read. Two or more
+//! runs are drawn over each other in one picture, each named in the legend by its id and what
+//! sets it apart from the others ([`crate::runs::compare`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::curves::{CURVES_FILE, CurvesError, plot_metrics};
+use crate::curves::{CURVES_FILE, CurvesError, Metrics, plot_metrics, plot_overlay};
+use crate::runs::{RunsFolder, compare::compare, summarize};
 use crate::session::Error;
 use crate::train::metrics::METRICS_FILE;
 
 #[derive(Debug, Clone, Args)]
 pub struct PlotArgs {
-    /// A run folder (runs/<run-id>) holding metrics.csv, or a metrics.csv file.
-    #[arg(value_name = "RUN")]
-    pub run: PathBuf,
-    /// The PNG to write (default: curves.png next to metrics.csv).
+    /// A run: its folder (runs/<run-id>), a metrics.csv file, its run id, or "latest". Name two
+    /// or more to draw them in one picture.
+    #[arg(value_name = "RUN", required = true)]
+    pub runs: Vec<String>,
+    /// The PNG to write (default: curves.png next to metrics.csv for one run;
+    /// compare-<id>-<id>.png in the current folder for several).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub folder: RunsFolder,
 }
 
-/// `alexnet-tui plot runs/<run-id> [--out FILE]`.
+/// `alexnet-tui plot RUN [RUN ...] [--out FILE]`.
 pub fn run(args: &PlotArgs) -> Result<ExitCode, Error> {
-    let metrics = if args.run.is_dir() {
-        args.run.join(METRICS_FILE)
-    } else {
-        args.run.clone()
+    let out = match args.runs.as_slice() {
+        [one] => plot_one(args, one)?,
+        several => plot_several(args, several)?,
     };
-    if !metrics.is_file() {
-        return Err(Error::Failed(
-            CurvesError::NoMetrics(args.run.clone()).to_string(),
-        ));
+    println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The metrics.csv a name stands for: a metrics.csv file, a run folder's, or a run's by id.
+/// A path (with a folder in it, or a .csv) is taken as given, there or not.
+fn metrics_of(args: &PlotArgs, name: &str) -> Result<PathBuf, Error> {
+    let path = Path::new(name);
+    if path.is_file() {
+        return Ok(path.to_path_buf());
     }
+    let is_path = path.components().count() > 1 || name.ends_with(".csv");
+    let dir = if path.is_dir() || is_path {
+        path.to_path_buf()
+    } else {
+        args.folder.resolve(name)?
+    };
+    let metrics = dir.join(METRICS_FILE);
+    if metrics.is_file() {
+        Ok(metrics)
+    } else {
+        Err(Error::Failed(CurvesError::NoMetrics(dir).to_string()))
+    }
+}
+
+fn plot_one(args: &PlotArgs, name: &str) -> Result<PathBuf, Error> {
+    let metrics = metrics_of(args, name)?;
     let out = args.out.clone().unwrap_or_else(|| {
         metrics
             .parent()
@@ -39,6 +67,32 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode, Error> {
             .join(CURVES_FILE)
     });
     plot_metrics(&metrics, &out).map_err(|error| Error::Failed(error.to_string()))?;
-    println!("wrote {}", out.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(out)
+}
+
+fn plot_several(args: &PlotArgs, names: &[String]) -> Result<PathBuf, Error> {
+    let mut runs = Vec::with_capacity(names.len());
+    for name in names {
+        let path = metrics_of(args, name)?;
+        let metrics = Metrics::read(&path).map_err(|error| Error::Failed(error.to_string()))?;
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        runs.push((summarize(dir), metrics));
+    }
+    let comparison = compare(&runs);
+    let ids: Vec<&str> = runs.iter().map(|(run, _)| run.id.as_str()).collect();
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("compare-{}.png", ids.join("-"))));
+    let title = match ids.as_slice() {
+        [a, b] => format!("alexnet-tui runs {a} and {b}"),
+        _ => format!("alexnet-tui, {} runs", ids.len()),
+    };
+    let legends: Vec<(String, Metrics)> = runs
+        .into_iter()
+        .enumerate()
+        .map(|(index, (_, metrics))| (comparison.legend(index), metrics))
+        .collect();
+    plot_overlay(&legends, &title, &out).map_err(|error| Error::Failed(error.to_string()))?;
+    Ok(out)
 }

@@ -37,7 +37,10 @@ const LAYERS: &[(Layer, &[&str])] = &[
         &["session", "watch", "report", "control", "curves", "runs"],
     ),
     (Layer::FrontEnd, &["tui", "headless"]),
-    (Layer::Command, &["bench", "inspect", "predict", "plot"]),
+    (
+        Layer::Command,
+        &["bench", "inspect", "predict", "plot", "catalog"],
+    ),
     (Layer::Cli, &["cli"]),
 ];
 

@@ -13,6 +13,7 @@ pub mod clean;
 pub mod compare;
 mod disk;
 mod legacy;
+mod place;
 mod words;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use crate::train::lock::{self, LockState};
 use crate::train::metrics::METRICS_FILE;
 use crate::train::record::{EndReason, LiveChange, Parent, RECORD_FILE, RunRecord, TestMark};
 
+pub use place::{RunsFolder, runs_error};
 pub use words::{
     duration_text, is_bookkeeping, setting_value, short_changes, short_key, short_live_change,
     size_text, started_text,

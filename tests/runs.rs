@@ -1,0 +1,659 @@
+//! `runs`, `runs clean`, `compare` and `plot A B`, run as the binary on run folders made here the
+//! way training makes them: run.json written through the library, metrics.csv in the worker's
+//! format, checkpoints of a few bytes (nothing here opens one).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use alexnet_tui::config::{Change, Config};
+use alexnet_tui::train::lock::{LOCK_FILE, Owner};
+use alexnet_tui::train::record::{EndReason, Parent, RunRecord, TestMark};
+
+const BIN: &str = env!("CARGO_BIN_EXE_alexnet-tui");
+
+/// metrics.csv's header, as `train::metrics::MetricsRow::COLUMNS` writes it.
+const HEADER: &str = "kind,epoch,batch,batches_per_epoch,position,step,loss,accuracy,test_loss,test_accuracy,learning_rate,images_per_second,batch_seconds,elapsed_seconds";
+
+const CKPT_BYTES: usize = 11;
+
+fn alexnet(args: &[&str], cwd: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run alexnet-tui")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A metrics.csv of two epochs of 20 batches: a logged batch every 0.25 epoch (128 images at
+/// 640 images/s), an epoch end at 1 and 2, and tests at `tests` (position, accuracy).
+fn metrics_csv(tests: &[(f64, f64)]) -> String {
+    let mut rows = vec![HEADER.to_string()];
+    let mut tests = tests.to_vec();
+    tests.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let accuracy_at = |position: f64| {
+        tests
+            .iter()
+            .find(|(at, _)| (*at - position).abs() < 1e-9)
+            .map(|(_, accuracy)| format!("{accuracy:.4}"))
+    };
+    for quarter in 1..=8 {
+        let position = f64::from(quarter) * 0.25;
+        let epoch = ((position - 1e-9).floor() as usize) + 1;
+        let batch = ((position - (epoch - 1) as f64) * 20.0).round() as usize;
+        let step = (position * 20.0).round() as u64;
+        for (at, accuracy) in &tests {
+            // A test inside an epoch is written before the first batch trained after it; one
+            // at an epoch's end is in that epoch's row.
+            let inside = at.fract().abs() > 1e-9;
+            if inside && *at >= position - 0.25 - 1e-9 && *at < position - 1e-9 {
+                rows.push(format!(
+                    "test,{},,,{at},{step},,,0.45,{accuracy:.4},,,,{:.1}",
+                    (at.ceil() as usize).max(1),
+                    at * 10.0
+                ));
+            }
+        }
+        rows.push(format!(
+            "batch,{epoch},{batch},20,{position},{step},{:.3},{:.3},,,0.05,640,0.2,{:.1}",
+            2.0 - position * 0.6,
+            0.5 + position * 0.2,
+            position * 10.0
+        ));
+        if batch == 20 {
+            let test = accuracy_at(position);
+            rows.push(format!(
+                "epoch,{epoch},,,{epoch},,{:.3},{:.3},{},{},,640,,{:.1}",
+                2.0 - position * 0.6,
+                0.5 + position * 0.2,
+                if test.is_some() { "0.42" } else { "" },
+                test.unwrap_or_default(),
+                position * 10.0
+            ));
+        }
+    }
+    rows.join("\n") + "\n"
+}
+
+fn checkpoints(dir: &Path, count: usize) {
+    let folder = dir.join("checkpoints");
+    std::fs::create_dir_all(&folder).expect("checkpoints folder");
+    for index in 0..count {
+        let name = format!(
+            "step-{:09}-epoch-{:03}-batch-{:05}.ckpt",
+            (index + 1) * 20 - 1,
+            index + 1,
+            20
+        );
+        std::fs::write(folder.join(name), vec![7u8; CKPT_BYTES]).expect("checkpoint");
+    }
+}
+
+fn mark(accuracy: f64, position: f64, elapsed_seconds: f64) -> TestMark {
+    TestMark {
+        accuracy,
+        position,
+        step: (position * 20.0) as u64,
+        elapsed_seconds,
+    }
+}
+
+/// A run of this version under `root`, started at `started` (RFC 3339), with `tests` in its
+/// record and metrics.csv; `edit` sets the rest.
+fn recorded(
+    root: &Path,
+    id: &str,
+    started: &str,
+    tests: &[(f64, f64)],
+    edit: impl FnOnce(&mut RunRecord),
+) -> PathBuf {
+    let dir = root.join(id);
+    checkpoints(&dir, 2);
+    let mut record = RunRecord::new(id, &Config::default(), None);
+    record.started_at = started.to_string();
+    record.progress.position = 2.0;
+    record.progress.step = 40;
+    record.progress.images = 5120;
+    record.progress.train_seconds = 8.0;
+    edit(&mut record);
+    for &(position, accuracy) in tests {
+        let target = record.config.training.target_accuracy;
+        record.note_test(mark(accuracy, position, position * 100.0), target);
+    }
+    record.write(&dir).expect("run.json");
+    std::fs::write(
+        dir.join("config.toml"),
+        toml::to_string_pretty(&record.config).expect("toml"),
+    )
+    .expect("config.toml");
+    std::fs::write(dir.join("metrics.csv"), metrics_csv(tests)).expect("metrics.csv");
+    dir
+}
+
+/// A run of a version before run.json: metrics.csv, config.toml and a checkpoint.
+fn legacy(root: &Path, id: &str, metrics: &str) -> PathBuf {
+    let dir = root.join(id);
+    checkpoints(&dir, 1);
+    std::fs::write(dir.join("metrics.csv"), metrics).expect("metrics.csv");
+    std::fs::write(
+        dir.join("config.toml"),
+        toml::to_string_pretty(&Config::default()).expect("toml"),
+    )
+    .expect("config.toml");
+    dir
+}
+
+/// A parent, its branch, a crashed run, a legacy run, a damaged one and a folder that is no run.
+fn many_runs(root: &Path) {
+    recorded(
+        root,
+        "20261202-103551",
+        "2026-12-02T10:35:51Z",
+        &[(1.5, 0.86), (1.6, 0.8812), (2.0, 0.88)],
+        |record| {
+            record.config.training.learning_rate = 0.1;
+            record.end(EndReason::TargetReached, None);
+        },
+    );
+    recorded(
+        root,
+        "20261202-113000",
+        "2026-12-02T11:30:00Z",
+        &[(1.5, 0.86), (1.75, 0.87), (2.0, 0.885)],
+        |record| {
+            record.config.training.learning_rate = 0.1;
+            record.parent = Some(Parent {
+                run_id: "20261202-103551".into(),
+                step: 30,
+                position: 1.5,
+                checkpoint: "step-000000029-epoch-002-batch-00010.ckpt".into(),
+            });
+            record.note_changes(
+                &[Change {
+                    key: "training.learning_rate".into(),
+                    old: "0.1".into(),
+                    new: "0.02".into(),
+                }],
+                32,
+                1.6,
+            );
+            record.end(EndReason::Stopped, None);
+        },
+    );
+    recorded(
+        root,
+        "20261202-120000",
+        "2026-12-02T12:00:00Z",
+        &[(1.5, 0.84)],
+        |record| {
+            record.progress.position = 1.52;
+        },
+    );
+    legacy(
+        root,
+        "20261101-090000",
+        &metrics_csv(&[(1.0, 0.80), (1.5, 0.85), (2.0, 0.87)]),
+    );
+    legacy(
+        root,
+        "20261102-090000",
+        &metrics_csv(&[(1.0, 0.80)]).replace("0.8000", "eighty"),
+    );
+    std::fs::create_dir_all(root.join("notes")).expect("folder");
+}
+
+#[test]
+fn runs_lists_every_state_and_the_branches_under_their_parent() {
+    let root = tempfile::tempdir().expect("tempdir");
+    many_runs(root.path());
+    let dir = root.path().display().to_string();
+    let output = alexnet(&["runs", "--dir", &dir], root.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    let line_of = |id: &str| {
+        lines
+            .iter()
+            .position(|line| line.contains(id) && !line.contains(&format!("{id}:")))
+            .unwrap_or_else(|| panic!("{id} not listed:\n{text}"))
+    };
+    assert!(lines[0].starts_with("RUN "), "{text}");
+    // Newest first, the branch right under its parent and marked as one.
+    let (crashed, parent, branch, damaged, old) = (
+        line_of("20261202-120000"),
+        line_of("20261202-103551 "),
+        line_of("└ 20261202-113000"),
+        line_of("20261102-090000"),
+        line_of("20261101-090000"),
+    );
+    assert_eq!(
+        [crashed, parent, branch, damaged, old],
+        [1, 2, 3, 4, 5],
+        "{text}"
+    );
+    assert!(lines[branch].contains("20261202-103551 @1.50"), "{text}");
+    assert!(lines[parent].contains("finished"), "{text}");
+    assert!(lines[parent].contains("fast lr=0.1"), "{text}");
+    assert!(lines[parent].contains("0.8812 @1.60"), "{text}");
+    assert!(lines[parent].contains("2m 40s"), "time to target: {text}");
+    assert!(lines[parent].contains(" 640 "), "images/s: {text}");
+    assert!(lines[branch].contains("stopped"), "{text}");
+    assert!(lines[branch].contains("lr 0.1→0.02@1.60"), "{text}");
+    assert!(lines[crashed].contains("crashed"), "{text}");
+    assert!(lines[old].contains("earlier version"), "{text}");
+    assert!(!lines[old].contains("crashed"), "{text}");
+    assert!(lines[old].contains("0.8700 @2.00"), "{text}");
+    assert!(lines[damaged].contains("damaged"), "{text}");
+    assert!(!text.contains("notes"), "{text}");
+    assert!(
+        text.contains("20261102-090000: damaged: ") && text.contains("metrics.csv:"),
+        "{text}"
+    );
+    assert!(text.contains("5 runs in "), "{text}");
+    assert!(text.contains("88 B of it checkpoints"), "{text}");
+}
+
+#[test]
+fn runs_json_has_every_field_for_scripts() {
+    let root = tempfile::tempdir().expect("tempdir");
+    many_runs(root.path());
+    let dir = root.path().display().to_string();
+    let output = alexnet(&["runs", "--dir", &dir, "--json"], root.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(runs.len(), 5);
+    let run = |id: &str| {
+        runs.iter()
+            .find(|run| run["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing"))
+    };
+    let parent = run("20261202-103551");
+    assert_eq!(parent["state"], "finished");
+    assert_eq!(parent["started"], "2026-12-02T10:35:51Z");
+    assert_eq!(parent["profile"], "fast");
+    assert_eq!(parent["differs"][0]["key"], "training.learning_rate");
+    assert_eq!(parent["differs"][0]["new"], "0.1");
+    assert_eq!(parent["best"]["accuracy"], 0.8812);
+    assert_eq!(parent["best"]["position"], 1.6);
+    assert_eq!(parent["target_reached"]["elapsed_seconds"], 160.0);
+    assert_eq!(parent["epochs_done"], 2.0);
+    assert_eq!(parent["images_per_second"], 640.0);
+    assert_eq!(parent["end_reason"], "target_reached");
+    assert_eq!(parent["checkpoints"], 2);
+    assert_eq!(parent["checkpoint_bytes"], 2 * CKPT_BYTES);
+    assert!(parent["disk_bytes"].as_u64().expect("bytes") > 2 * CKPT_BYTES as u64);
+    assert!(parent["parent"].is_null());
+    let branch = run("20261202-113000");
+    assert_eq!(branch["parent"]["run_id"], "20261202-103551");
+    assert_eq!(branch["parent"]["position"], 1.5);
+    assert_eq!(branch["live_changes"][0]["new"], "0.02");
+    assert_eq!(branch["live_changes"][0]["position"], 1.6);
+    assert_eq!(run("20261202-120000")["state"], "crashed");
+    assert_eq!(run("20261101-090000")["state"], "legacy");
+    let damaged = run("20261102-090000");
+    assert_eq!(damaged["state"], "damaged");
+    assert!(
+        damaged["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("metrics.csv:")),
+        "{damaged}"
+    );
+}
+
+/// A row of `compare`'s table, its cells one space apart.
+fn row_of(text: &str, label: &str) -> String {
+    text.lines()
+        .find(|line| line.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} row:\n{text}"))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn compare_shows_what_differs_and_accuracy_at_the_same_epochs() {
+    let root = tempfile::tempdir().expect("tempdir");
+    many_runs(root.path());
+    let dir = root.path().display().to_string();
+    // A legacy run and a recorded one, tested at different places.
+    let output = alexnet(
+        &[
+            "compare",
+            "20261101-090000",
+            "20261202-103551",
+            "--dir",
+            &dir,
+        ],
+        root.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.lines().next().is_some_and(|header| {
+        header.contains("20261101-090000") && header.contains("20261202-103551")
+    }));
+    assert_eq!(
+        row_of(&text, "training.learning_rate"),
+        "training.learning_rate 0.05 0.1"
+    );
+    // Both tested from 1.5 to 2.0: every 0.1 epoch in between, read off the test curves.
+    assert_eq!(
+        row_of(&text, "at epoch 1.50"),
+        "at epoch 1.50 0.8500 0.8600"
+    );
+    assert_eq!(
+        row_of(&text, "at epoch 1.60"),
+        "at epoch 1.60 0.8540 0.8812"
+    );
+    assert_eq!(
+        row_of(&text, "at epoch 1.80"),
+        "at epoch 1.80 0.8620 0.8806"
+    );
+    assert_eq!(
+        row_of(&text, "at epoch 2.00"),
+        "at epoch 2.00 0.8700 0.8800"
+    );
+    assert!(!text.contains("at epoch 1.40"), "{text}");
+    assert_eq!(row_of(&text, "best"), "best 0.8700 @2.00 0.8812 @1.60");
+    assert_eq!(
+        row_of(&text, "time to target"),
+        "time to target not reached (0.88) 2m 40s (0.88)"
+    );
+
+    // A branch with its parent: from the branch point on, said as such.
+    let output = alexnet(
+        &[
+            "compare",
+            "20261202-103551",
+            "20261202-113000",
+            "--dir",
+            &dir,
+        ],
+        root.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("branch of 20261202-103551 at epoch 1.50"),
+        "{text}"
+    );
+    assert!(
+        text.contains("test accuracy (from the branch point)"),
+        "{text}"
+    );
+    assert!(text.contains("0.1 → 0.02@1.60"), "{text}");
+    assert_eq!(
+        row_of(&text, "at epoch 1.70"),
+        "at epoch 1.70 0.8809 0.8680"
+    );
+}
+
+#[test]
+fn plot_draws_several_runs_in_one_picture_and_says_where() {
+    let root = tempfile::tempdir().expect("tempdir");
+    many_runs(root.path());
+    let dir = root.path().display().to_string();
+    let work = tempfile::tempdir().expect("tempdir");
+    let output = alexnet(
+        &["plot", "20261101-090000", "20261202-103551", "--dir", &dir],
+        work.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let name = "compare-20261101-090000-20261202-103551.png";
+    assert_eq!(stdout(&output), format!("wrote {name}\n"));
+    let picture = image::open(work.path().join(name)).expect("a PNG");
+    assert_eq!((picture.width(), picture.height()), (1200, 500));
+
+    let out = work.path().join("three.png");
+    let output = alexnet(
+        &[
+            "plot",
+            "20261101-090000",
+            "latest",
+            &root.path().join("20261202-113000").display().to_string(),
+            "--dir",
+            &dir,
+            "--out",
+            &out.display().to_string(),
+        ],
+        work.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), format!("wrote {}\n", out.display()));
+    assert!(image::open(&out).is_ok());
+}
+
+/// A live process (`sleep`) holding a run's lock; killed when dropped.
+struct Holder(std::process::Child);
+
+impl Holder {
+    fn lock(dir: &Path) -> Holder {
+        let child = Command::new("sleep").arg("60").spawn().expect("sleep");
+        let pid = child.id();
+        let owner = Owner {
+            pid,
+            process_started: alexnet_tui::process::started_at(pid).expect("sleep runs"),
+        };
+        std::fs::write(
+            dir.join(LOCK_FILE),
+            serde_json::to_string(&owner).expect("json"),
+        )
+        .expect("run.lock");
+        Holder(child)
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = walk(dir)
+        .iter()
+        .map(|path| path.strip_prefix(dir).expect("under").display().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn runs_clean_removes_only_checkpoints_and_never_a_running_runs() {
+    let root = tempfile::tempdir().expect("tempdir");
+    many_runs(root.path());
+    let dir = root.path().display().to_string();
+    let done = root.path().join("20261202-103551");
+    let running = root.path().join("20261202-120000");
+    let _holder = Holder::lock(&running);
+    let running_before = files_under(&running);
+
+    // Recent runs are not older than a week.
+    let output = alexnet(
+        &["runs", "clean", "--older-than", "7d", "--dir", &dir],
+        root.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("nothing to delete"),
+        "{}",
+        stdout(&output)
+    );
+
+    // Asked, and told no: nothing goes.
+    let mut child = Command::new(BIN)
+        .args(["runs", "clean", "20261202-103551", "--dir", &dir])
+        .current_dir(root.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"n\n")
+        .expect("answer");
+    let output = child.wait_with_output().expect("ran");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("delete 2 checkpoint files (22 B)? [y/N]"),
+        "{text}"
+    );
+    assert!(text.contains("nothing deleted"), "{text}");
+    assert_eq!(files_under(&done.join("checkpoints")).len(), 2);
+
+    let output = alexnet(
+        &[
+            "runs",
+            "clean",
+            "20261202-103551",
+            "20261202-120000",
+            "--yes",
+            "--dir",
+            &dir,
+        ],
+        root.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let pid = _holder.0.id();
+    assert!(
+        text.contains(&format!("skipped 20261202-120000: running (process {pid})")),
+        "{text}"
+    );
+    assert!(
+        text.contains("deleted 2 checkpoint files, 22 B freed"),
+        "{text}"
+    );
+    assert_eq!(
+        files_under(&done),
+        ["config.toml", "metrics.csv", "run.json"],
+        "only checkpoints go"
+    );
+    assert_eq!(
+        files_under(&running),
+        running_before,
+        "the running run kept"
+    );
+    // The run is still listed, read from what is left.
+    let output = alexnet(&["runs", "--dir", &dir], root.path());
+    assert!(stdout(&output).contains("0.8812 @1.60"));
+}
+
+/// Asserts that `output` failed with `code` and one line on stderr containing each of `words`.
+fn one_line_error(output: &Output, code: i32, words: &[&str]) {
+    let text = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.starts_with("alexnet-tui: "), "{text}");
+    for word in words {
+        assert!(text.contains(word), "{word} not in {text}");
+    }
+}
+
+#[test]
+fn bad_names_and_unreadable_runs_are_one_line_and_a_failure() {
+    let root = tempfile::tempdir().expect("tempdir");
+    many_runs(root.path());
+    let dir = root.path().display().to_string();
+    let at = root.path();
+
+    let unknown = alexnet(&["compare", "20261202-1035", "latest", "--dir", &dir], at);
+    one_line_error(
+        &unknown,
+        2,
+        &[
+            "no run \"20261202-1035\"",
+            "20261202-103551",
+            "alexnet-tui runs",
+        ],
+    );
+    let notes = root.path().join("notes").display().to_string();
+    one_line_error(
+        &alexnet(&["compare", &notes, "latest", "--dir", &dir], at),
+        2,
+        &["not a run folder"],
+    );
+    one_line_error(
+        &alexnet(&["compare", "20261102-090000", "latest", "--dir", &dir], at),
+        1,
+        &["metrics.csv:", "eighty"],
+    );
+    one_line_error(
+        &alexnet(&["plot", "20261202-1035", "--dir", &dir], at),
+        2,
+        &["no run \"20261202-1035\""],
+    );
+    one_line_error(
+        &alexnet(&["runs", "clean", "--dir", &dir], at),
+        2,
+        &["--older-than"],
+    );
+    one_line_error(
+        &alexnet(
+            &["runs", "clean", "--older-than", "soon", "--dir", &dir],
+            at,
+        ),
+        2,
+        &["--older-than soon"],
+    );
+    let missing = root.path().join("elsewhere").display().to_string();
+    one_line_error(
+        &alexnet(&["runs", "--dir", &missing], at),
+        1,
+        &["cannot list the runs"],
+    );
+
+    // A run folder this user cannot read: damaged in the list, an error to compare.
+    let locked = root.path().join("20261202-113000");
+    let mode = |mode| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    mode(0o000);
+    let readable_anyway = std::fs::read_dir(&locked).is_ok();
+    if !readable_anyway {
+        let listing = alexnet(&["runs", "--dir", &dir], at);
+        let text = stdout(&listing);
+        assert!(listing.status.success());
+        assert!(text.contains("20261202-113000: damaged: "), "{text}");
+        assert!(
+            text.contains("20261101-090000"),
+            "the others still listed: {text}"
+        );
+        one_line_error(
+            &alexnet(&["compare", "20261202-113000", "latest", "--dir", &dir], at),
+            1,
+            &["20261202-113000", "cannot read"],
+        );
+    }
+    mode(0o755);
+    // As root every folder reads: the case cannot be made here.
+    if readable_anyway {
+        eprintln!("unreadable run folder not checked: this user reads every folder");
+    }
+}
