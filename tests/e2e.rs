@@ -300,3 +300,92 @@ fn headless_ctrl_c_saves_a_checkpoint_and_exits_cleanly() {
     assert!(stdout.trim_end().ends_with("stopped"), "{stdout}");
     assert_eq!(checkpoints(&runs).len(), 1);
 }
+
+/// metrics.csv of an earlier run of `batches_per_epoch` batches an epoch: three epochs, every
+/// batch logged, tests at the epoch ends.
+fn earlier_metrics_csv(batches_per_epoch: usize) -> String {
+    let mut text = String::from(
+        "kind,epoch,batch,batches_per_epoch,position,step,loss,accuracy,test_loss,test_accuracy,\
+         learning_rate,images_per_second,batch_seconds,elapsed_seconds\n",
+    );
+    for (epoch, test) in [0.62, 0.68, 0.71].into_iter().enumerate() {
+        for batch in 1..=batches_per_epoch {
+            let step = epoch * batches_per_epoch + batch;
+            let position = epoch as f64 + batch as f64 / batches_per_epoch as f64;
+            let loss = 2.3 - 0.4 * position;
+            text.push_str(&format!(
+                "batch,{},{batch},{batches_per_epoch},{position},{step},{loss},0.5,,,0.01,100.0,0.3,{}\n",
+                epoch + 1,
+                0.3 * step as f64
+            ));
+        }
+        text.push_str(&format!(
+            "epoch,{},,,{},,1.5,0.5,1.0,{test},,100.0,,{}\n",
+            epoch + 1,
+            epoch + 1,
+            30.0 * (epoch as f64 + 1.0)
+        ));
+    }
+    text
+}
+
+/// An earlier run in the checkpoint folder: `o` lists it, Enter draws it behind the live run, and
+/// the accuracy panel compares the two once training runs.
+#[test]
+fn an_earlier_run_is_overlaid_and_compared() {
+    use alexnet_tui::config::Config;
+    use alexnet_tui::train::record::{EndReason, RunRecord};
+
+    const EARLIER: &str = "20261202-103551";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, CONFIG).expect("write config");
+    let config = Config::load(&config_path, None).expect("the test's config");
+    let run = dir.path().join("runs").join(EARLIER);
+    std::fs::create_dir_all(&run).expect("run folder");
+    // 3000 images in batches of 32.
+    std::fs::write(
+        run.join(alexnet_tui::train::metrics::METRICS_FILE),
+        earlier_metrics_csv(94),
+    )
+    .expect("metrics.csv");
+    let mut record = RunRecord::new(EARLIER, &config, None);
+    record.end(EndReason::Completed, None);
+    record.write(&run).expect("run.json");
+
+    let mut session = Session::start(dir.path(), ROWS, COLS);
+    session
+        .screen
+        .wait_for("the Ready state", Duration::from_secs(120), |s| {
+            s.contains("Ready") && s.contains("o overlay")
+        });
+    session.press("o");
+    session.screen.wait_for(
+        "the picker with the earlier run",
+        Duration::from_secs(10),
+        |s| s.contains("Overlay: an earlier run") && s.contains(EARLIER) && s.contains("finished"),
+    );
+    // Enter in the picker chooses; it does not start training.
+    session.press("\r");
+    session
+        .screen
+        .wait_for("the overlay's name", Duration::from_secs(10), |s| {
+            s.contains(&format!("grey: {EARLIER}"))
+                && s.contains(&format!("vs {EARLIER} once training starts"))
+                && s.contains("Ready")
+        });
+    session.press("s");
+    session
+        .screen
+        .wait_for("the comparison", Duration::from_secs(120), |s| {
+            s.contains(&format!("vs {EARLIER} at epoch"))
+        });
+    session.press("q");
+    session
+        .screen
+        .wait_for("the quit question", Duration::from_secs(10), |s| {
+            s.contains("Save a checkpoint and quit?")
+        });
+    session.press("y");
+    session.ends_with_the_terminal_restored();
+}
