@@ -34,6 +34,7 @@ fn every_live_key_changed(base: &Config) -> Config {
     new.training.target_accuracy = 0.99;
     new.checkpoint.interval_minutes = base.checkpoint.interval_minutes + 7.0;
     new.checkpoint.keep = base.checkpoint.keep + 1;
+    new.checkpoint.keep_at_end = base.checkpoint.keep_at_end + 1;
     new.ui.refresh_hz = base.ui.refresh_hz + 1.0;
     new.ui.headless_interval_seconds = base.ui.headless_interval_seconds + 1.0;
     let diff = base.diff(&new);
@@ -183,6 +184,8 @@ fn tiny_epochs(runs: &Path) -> Config {
     config.data.test_limit = 64;
     config.training.eval_from = 100.0;
     config.checkpoint.keep = 2;
+    // What the keep rule left stays when the run ends: these tests watch that rule.
+    config.checkpoint.keep_at_end = 0;
     config
 }
 
