@@ -81,15 +81,27 @@ pub fn runs(args: &RunsArgs) -> Result<ExitCode, Error> {
     if args.json {
         let text = serde_json::to_string_pretty(&runs)
             .map_err(|error| Error::Failed(format!("cannot write the runs as JSON: {error}")))?;
-        println!("{text}");
-        return Ok(ExitCode::SUCCESS);
+        return output(&format!("{text}\n"));
     }
     if runs.is_empty() {
         println!("no runs in {} yet", root.display());
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", runs_table(&runs, &root.display().to_string()));
-    Ok(ExitCode::SUCCESS)
+    output(&runs_table(&runs, &root.display().to_string()))
+}
+
+/// Prints a listing. A reader that stops early (`runs --json | head`) is no error: what it
+/// did not read was not wanted.
+fn output(text: &str) -> Result<ExitCode, Error> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(error) => Err(Error::Failed(format!("cannot write to stdout: {error}"))),
+    }
 }
 
 /// The runs as a tree: each run followed by its branches (newest first), indented under it.
@@ -242,7 +254,7 @@ fn runs_table(runs: &[RunSummary], root: &str) -> String {
     let disk: u64 = runs.iter().map(|run| run.disk_bytes).sum();
     let checkpoints: u64 = runs.iter().map(|run| run.checkpoint_bytes).sum();
     out.push_str(&format!(
-        "\n{} run{} in {root}: {} on disk, {} of it checkpoints (`alexnet-tui runs clean` removes them)\n",
+        "\n{root}: {} run{}, {} on disk, {} of it checkpoints (`alexnet-tui runs clean` deletes them)\n",
         runs.len(),
         if runs.len() == 1 { "" } else { "s" },
         size_text(disk),
@@ -424,8 +436,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<ExitCode, Error> {
         .iter()
         .map(|name| load_run(&args.folder, name))
         .collect::<Result<Vec<_>, _>>()?;
-    print!("{}", comparison_text(&compare(&runs), &runs));
-    Ok(ExitCode::SUCCESS)
+    output(&comparison_text(&compare(&runs), &runs))
 }
 
 fn comparison_text(comparison: &Comparison, runs: &[(RunSummary, Metrics)]) -> String {

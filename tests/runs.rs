@@ -257,7 +257,7 @@ fn runs_lists_every_state_and_the_branches_under_their_parent() {
         text.contains("20261102-090000: damaged: ") && text.contains("metrics.csv:"),
         "{text}"
     );
-    assert!(text.contains("5 runs in "), "{text}");
+    assert!(text.contains(": 5 runs, "), "{text}");
     assert!(text.contains("88 B of it checkpoints"), "{text}");
 }
 
@@ -266,6 +266,18 @@ fn runs_json_has_every_field_for_scripts() {
     let root = tempfile::tempdir().expect("tempdir");
     many_runs(root.path());
     let dir = root.path().display().to_string();
+    // A reader that stops early is no failure.
+    let mut child = Command::new(BIN)
+        .args(["runs", "--dir", &dir, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let early = child.wait_with_output().expect("ran");
+    assert!(early.status.success(), "{}", stderr(&early));
+    assert!(early.stderr.is_empty(), "{}", stderr(&early));
+
     let output = alexnet(&["runs", "--dir", &dir, "--json"], root.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let runs: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).expect("JSON");
