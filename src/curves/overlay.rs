@@ -52,7 +52,12 @@ pub fn render_overlay(runs: &[(String, Metrics)], title: &str) -> Result<Vec<u8>
             let (test_losses, test_accuracies) = metrics.test_curves();
             losses.push(unlabeled(batches(|row| row.loss), color));
             losses.push(Series::line(legend, test_losses, color));
-            accuracies.push(unlabeled(batches(|row| row.accuracy), color));
+            let mut trained = unlabeled(batches(|row| row.accuracy), color);
+            if test_accuracies.is_empty() {
+                // Not tested yet (stopped early): its training line carries its name.
+                trained.label = Some(legend.clone());
+            }
+            accuracies.push(trained);
             accuracies.push(Series::line(legend, test_accuracies, color));
         }
         let values = |series: &[Series]| -> Vec<f64> {
@@ -144,6 +149,32 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn a_run_without_tests_is_named_by_its_training_line() {
+        // b's training line runs along the top: whatever of b's color is in the lower right
+        // is the legend's.
+        let mut untested = run(0.9);
+        untested.tests.clear();
+        let runs = vec![("a".to_string(), run(0.3)), ("b".to_string(), untested)];
+        let rgb = render_overlay(&runs, "one untested").expect("drawn");
+        let picture = image::RgbImage::from_raw(PLOT_SIZE.0, PLOT_SIZE.1, rgb).expect("size");
+        // The legend sits in the accuracy panel's lower right; its sample of b's line is drawn
+        // faint, a mix of b's color with the white behind it.
+        let (r, g, b) = (PALETTE[1].0, PALETTE[1].1, PALETTE[1].2);
+        let faint = |channel: u8, of: u8| {
+            let expected = 0.3 * f64::from(of) + 0.7 * 255.0;
+            (f64::from(channel) - expected).abs() < 12.0
+        };
+        let legend_sample = picture.enumerate_pixels().any(|(x, y, pixel)| {
+            x > PLOT_SIZE.0 * 3 / 4
+                && y > PLOT_SIZE.1 * 3 / 4
+                && faint(pixel.0[0], r)
+                && faint(pixel.0[1], g)
+                && faint(pixel.0[2], b)
+        });
+        assert!(legend_sample, "no legend entry for the untested run");
     }
 
     #[test]
