@@ -1289,3 +1289,29 @@ fn o_opens_the_picker_in_every_state() {
     app.update(key(KeyCode::Char('?')));
     assert!(render(&app, 120, 36).contains("overlay: draw an earlier run"));
 }
+
+#[test]
+fn before_any_run_the_picker_offers_none_and_backspace_clears() {
+    let mut app = ready_app();
+    let temp = tempfile::tempdir().expect("tempdir");
+    // No checkpoint folder yet: nothing trained here so far.
+    app.config.checkpoint.dir = temp.path().join("runs").display().to_string();
+    open_picker(&mut app);
+    let screen = render(&app, 100, 30);
+    assert!(screen.contains("no earlier runs under"), "{screen}");
+    assert!(screen.contains("none"), "{screen}");
+    let _earlier = earlier_runs(&mut app);
+    app.update(key(KeyCode::Esc));
+    choose(&mut app, EARLIER);
+    assert!(app.overlay.is_some());
+    open_picker(&mut app);
+    app.update(key(KeyCode::Backspace));
+    assert!(app.picker.is_none());
+    assert!(app.overlay.is_none());
+    // q still quits from the picker (asking first while training runs).
+    open_picker(&mut app);
+    assert_eq!(
+        app.action_for(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)),
+        Some(Action::Quit)
+    );
+}

@@ -462,7 +462,7 @@ impl App {
         };
         picker.listing = match listed {
             Ok(runs) => Listing::Runs(runs),
-            Err(error) => Listing::Failed(format!("cannot list the runs: {error}")),
+            Err(error) => Listing::Failed(error),
         };
         // Start on the run shown, if any, else on the first row (the parent, when there is one).
         let picker = picker.clone();

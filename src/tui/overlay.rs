@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Change, Config};
-use crate::curves::{Curve, Metrics};
+use crate::curves::{Curve, Metrics, interpolate};
 use crate::train::metrics::{METRICS_FILE, TestPoint, epoch_label};
 
 /// The stretch of the epoch axis, ending at a position, whose batch losses are averaged when two
@@ -72,6 +72,10 @@ pub fn differences(earlier: &Config, live: &Config) -> String {
 
 /// The runs under `root` (`checkpoint.dir`), newest first, with what differs from `live`.
 pub fn list_runs(root: &Path, live: &Config) -> Result<Vec<RunChoice>, String> {
+    // Before the first run there is no folder yet: no earlier runs, not an error.
+    if !root.exists() {
+        return Ok(Vec::new());
+    }
     let summaries = crate::runs::list(root).map_err(|error| error.to_string())?;
     Ok(summaries
         .into_iter()
@@ -124,6 +128,8 @@ pub fn load(root: &Path, run: RunRef) -> Result<Overlay, String> {
 pub struct Overlay {
     pub id: String,
     pub metrics: Metrics,
+    /// The training loss of every logged batch.
+    pub batch_loss: Curve,
     /// The training loss averaged over [`LOSS_WINDOW`], at every logged batch.
     pub loss: Curve,
     /// Training accuracy at epoch ends.
@@ -134,12 +140,12 @@ pub struct Overlay {
 
 impl Overlay {
     pub fn new(id: String, metrics: Metrics) -> Overlay {
-        let losses: Curve = metrics
+        let batch_loss: Curve = metrics
             .batches
             .iter()
             .map(|row| (row.position, row.loss))
             .collect();
-        let loss = window_means(&losses);
+        let loss = window_means(&batch_loss);
         let train_accuracy = metrics
             .epochs
             .iter()
@@ -149,6 +155,7 @@ impl Overlay {
         Overlay {
             id,
             metrics,
+            batch_loss,
             loss,
             train_accuracy,
             test_accuracy,
@@ -163,18 +170,19 @@ impl Overlay {
     /// Its training loss at `position`: the mean over the window ending there, or read off the
     /// line between logged batches when it logged too rarely to have one in the window.
     pub fn loss_at(&self, position: f64) -> Option<f64> {
-        let losses: Vec<(f64, f64)> = self
-            .metrics
-            .batches
-            .iter()
-            .map(|row| (row.position, row.loss))
-            .collect();
+        let losses = &self.batch_loss;
         let covers = losses.first().is_some_and(|&(x, _)| x <= position)
             && losses.last().is_some_and(|&(x, _)| x >= position);
         if !covers {
             return None;
         }
-        window_mean(&losses, position).or_else(|| self.metrics.train_loss_at(position))
+        window_mean(losses, position).or_else(|| interpolate(losses, position))
+    }
+
+    /// Its test accuracy at `position`, read off the line between its tests (as
+    /// [`Metrics::test_accuracy_at`], from the curve read once).
+    pub fn test_accuracy_at(&self, position: f64) -> Option<f64> {
+        interpolate(&self.test_accuracy, position)
     }
 }
 
@@ -222,7 +230,7 @@ pub enum Standing {
 /// the overlay's over the same stretch of the epoch axis.
 pub fn standing(tests: &[TestPoint], losses: &[(f64, f64)], overlay: &Overlay) -> Standing {
     if let Some(test) = tests.last() {
-        return match overlay.metrics.test_accuracy_at(test.position) {
+        return match overlay.test_accuracy_at(test.position) {
             Some(theirs) => Standing::Accuracy {
                 difference: test.accuracy - theirs,
                 position: test.position,
@@ -417,6 +425,10 @@ mod tests {
     #[test]
     fn ahead_and_behind_in_test_accuracy_at_the_live_runs_latest_test() {
         let overlay = overlay();
+        assert_eq!(
+            overlay.test_accuracy_at(1.4),
+            overlay.metrics.test_accuracy_at(1.4)
+        );
         let ahead = standing(&[test(1.0, 0.79), test(1.4, 0.832)], &[], &overlay);
         assert_eq!(ahead.ahead(), Some(true));
         assert_eq!(
