@@ -137,6 +137,8 @@ fn differing_settings(runs: &[(RunSummary, Metrics)]) -> Vec<SettingRow> {
             add(&change.key);
         }
     }
+    // The profile first: the other values are read against it.
+    keys.sort_by_key(|key| key != "profile");
     keys.into_iter()
         .map(|key| SettingRow {
             values: runs

@@ -68,11 +68,16 @@ pub(super) fn fill(summary: &mut RunSummary, lock: LockState) {
     summary.config = config;
 }
 
-/// The config a run was started with, as it wrote it to its folder. A file that does not parse
-/// (a version with other keys) gives none: the run is listed without its settings.
+/// The config a run was started with, as it wrote it to its folder: read as config.toml is
+/// read (the keys it has over its profile's values), or, when an earlier version's values no
+/// longer pass today's checks, as written. A file with keys this version does not know gives
+/// none: the run is listed without its settings.
 fn read_config(dir: &Path) -> Option<Config> {
-    let text = std::fs::read_to_string(dir.join("config.toml")).ok()?;
-    toml::from_str(&text).ok()
+    let path = dir.join("config.toml");
+    let text = std::fs::read_to_string(&path).ok()?;
+    Config::parse(&text, &path, None)
+        .ok()
+        .or_else(|| toml::from_str(&text).ok())
 }
 
 /// The furthest place on the epoch axis any row reached.

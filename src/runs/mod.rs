@@ -448,6 +448,22 @@ mod tests {
         assert!((speed - 640.0).abs() < 1e-9, "{speed}");
         assert_eq!(run.profile.as_deref(), Some("fast"));
         assert_eq!(run.differs.len(), 1);
+
+        // A config.toml with only some keys is read over its profile, as a config file is.
+        std::fs::write(
+            dir.join("config.toml"),
+            "profile = \"seed\"\n\n[training]\nepochs = 2.0\n",
+        )
+        .expect("write");
+        let run = summarize(&dir);
+        assert_eq!(run.profile.as_deref(), Some("seed"));
+        let keys: Vec<&str> = run.differs.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["training.epochs"]);
+        assert_eq!(
+            run.target_accuracy,
+            Some(0.0),
+            "the seed profile has no target"
+        );
     }
 
     #[test]
