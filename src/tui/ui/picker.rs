@@ -35,25 +35,38 @@ pub fn picker(app: &App, picker: &Picker, frame: &mut Frame, area: Rect) {
         height.min(area.height),
     );
     let shown = app.overlay.as_ref().map(|overlay| overlay.id.as_str());
-    let lines: Vec<Row> = rows
+    // "parent", "shown", or both.
+    let tags: Vec<String> = rows
         .iter()
         .map(|row| match row {
             overlay::Row::Run { run, parent } => {
-                let mut tags = Vec::new();
-                if *parent {
-                    tags.push("parent");
-                }
-                if Some(run.id.as_str()) == shown {
-                    tags.push("shown");
-                }
-                Row::new(vec![
-                    Cell::from(run.id.clone()),
-                    Cell::from(Span::styled(tags.join(", "), theme::ACCENT)),
-                    Cell::from(run.state.clone()),
-                    Cell::from(run.best_words()),
-                    Cell::from(Span::styled(run.differs_words(), theme::DIM)),
-                ])
+                let shown = Some(run.id.as_str()) == shown;
+                [(*parent, "parent"), (shown, "shown")]
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, tag)| *tag)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
+            overlay::Row::None => String::new(),
+        })
+        .collect();
+    let tag_width = tags
+        .iter()
+        .map(|tag| tag.chars().count())
+        .max()
+        .unwrap_or(0);
+    let lines: Vec<Row> = rows
+        .iter()
+        .zip(tags)
+        .map(|(row, tag)| match row {
+            overlay::Row::Run { run, .. } => Row::new(vec![
+                Cell::from(run.id.clone()),
+                Cell::from(Span::styled(tag, theme::ACCENT)),
+                Cell::from(run.state.clone()),
+                Cell::from(run.best_words()),
+                Cell::from(Span::styled(run.differs_words(), theme::DIM)),
+            ]),
             overlay::Row::None => Row::new(vec![
                 Cell::from("none"),
                 Cell::from(""),
@@ -67,7 +80,7 @@ pub fn picker(app: &App, picker: &Picker, frame: &mut Frame, area: Rect) {
         lines,
         [
             Constraint::Length(17),
-            Constraint::Length(13),
+            Constraint::Length(tag_width as u16),
             Constraint::Length(15),
             Constraint::Length(25),
             Constraint::Min(10),
