@@ -373,11 +373,7 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     );
     assert_eq!(lock::state(&run_dir), LockState::Free);
     let kept = checkpoint::list(&run_dir.join("checkpoints"));
-    assert_eq!(
-        kept,
-        [path.clone()],
-        "checkpoint.keep_at_end = 1 and no test yet"
-    );
+    assert_eq!(kept, [path], "checkpoint.keep_at_end = 1 and no test yet");
     // The run stopped mid-epoch: metrics.csv still has every batch trained so far.
     let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).expect("metrics.csv");
     assert_eq!(
