@@ -194,6 +194,29 @@ fn wait_for<T>(what: &str, timeout: Duration, mut found: impl FnMut() -> Option<
     }
 }
 
+/// The state and training process of every run, as `runs --json` gives them.
+fn run_states(dir: &Path) -> Vec<(String, Option<u64>)> {
+    let output = binary()
+        .args(["runs", "--json"])
+        .current_dir(dir)
+        .output()
+        .expect("runs --json");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).expect("JSON");
+    runs.iter()
+        .map(|run| {
+            (
+                run["state"].as_str().unwrap_or_default().to_string(),
+                run["pid"].as_u64(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn one_process_trains_a_run_and_a_killed_ones_lock_is_taken_over() {
     let _serial = serial();
@@ -220,6 +243,11 @@ fn one_process_trains_a_run_and_a_killed_ones_lock_is_taken_over() {
     assert!(
         matches!(lock::state(&run_dir), LockState::Held(owner) if owner.pid == trainer.id()),
         "the training process holds the lock"
+    );
+    let listed = run_states(dir.path());
+    assert_eq!(
+        listed,
+        [("running".to_string(), Some(u64::from(trainer.id())))]
     );
 
     // A second process may not train into the same folder...
@@ -265,6 +293,7 @@ fn one_process_trains_a_run_and_a_killed_ones_lock_is_taken_over() {
         .expect("readable")
         .expect("run.json");
     assert!(record.ended.is_none(), "a killed run has no end record");
+    assert_eq!(run_states(dir.path()), [("crashed".to_string(), None)]);
 
     // The stale lock is taken over: the run resumes in its folder and ends normally.
     let newest = checkpoint::list(&run_dir.join("checkpoints"))
@@ -292,6 +321,7 @@ fn one_process_trains_a_run_and_a_killed_ones_lock_is_taken_over() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(lock::state(&run_dir), LockState::Free);
+    assert_eq!(run_states(dir.path()), [("finished".to_string(), None)]);
     let record = RunRecord::read(&run_dir)
         .expect("readable")
         .expect("run.json");
