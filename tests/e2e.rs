@@ -91,6 +91,11 @@ struct Session {
 
 impl Session {
     fn start(dir: &Path, rows: u16, cols: u16) -> Session {
+        Session::start_with(dir, rows, cols, "")
+    }
+
+    /// As [`Session::start`], with more options on the command line.
+    fn start_with(dir: &Path, rows: u16, cols: u16, options: &str) -> Session {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -102,7 +107,7 @@ impl Session {
         let mut command = CommandBuilder::new("sh");
         command.arg("-c");
         command.arg(format!(
-            "'{}' --config config.toml; echo EXIT=$?; stty -a",
+            "'{}' --config config.toml {options}; echo EXIT=$?; stty -a",
             env!("CARGO_BIN_EXE_alexnet-tui")
         ));
         command.cwd(dir);
@@ -387,5 +392,28 @@ fn an_earlier_run_is_overlaid_and_compared() {
             s.contains("Save a checkpoint and quit?")
         });
     session.press("y");
+    session.ends_with_the_terminal_restored();
+}
+
+/// `--compare` with a run that is not there: a warning in the message pane, and the dashboard
+/// goes on.
+#[test]
+fn compare_with_an_unknown_run_warns_and_opens_the_dashboard() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("config.toml"), CONFIG).expect("write config");
+    let mut session = Session::start_with(dir.path(), ROWS, COLS, "--compare 20200101-000000");
+    // The warning comes at once, before the data is loaded.
+    session
+        .screen
+        .wait_for("the warning", Duration::from_secs(60), |s| {
+            s.contains("--compare 20200101-000000: no run")
+        });
+    let screen = session
+        .screen
+        .wait_for("the Ready state", Duration::from_secs(120), |s| {
+            s.contains("Ready") && s.contains("Press s to start")
+        });
+    assert!(!screen.contains("grey: "), "{screen}");
+    session.press("q");
     session.ends_with_the_terminal_restored();
 }
