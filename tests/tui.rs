@@ -1315,3 +1315,29 @@ fn before_any_run_the_picker_offers_none_and_backspace_clears() {
         Some(Action::Quit)
     );
 }
+
+#[test]
+fn a_branch_in_ready_offers_the_run_of_its_checkpoint_as_parent() {
+    // Before training starts, a branch has no run of its own yet; its checkpoint's run is the
+    // parent.
+    let config = config();
+    let mut app = App::new(config.clone());
+    let mut info = ready_info(&config, History::default());
+    info.run_id = None;
+    info.run_dir = None;
+    info.resumed_from = Some(
+        PathBuf::from("runs")
+            .join(EARLIER)
+            .join("checkpoints/step-000000469-epoch-002-batch-00000.ckpt"),
+    );
+    app.update(worker(Event::Ready(Box::new(info))));
+    assert_eq!(app.parent_run().as_deref(), Some(EARLIER));
+    // A plain resume continues the checkpoint's own run: no parent.
+    let mut app = App::new(config.clone());
+    let mut info = ready_info(&config, History::default());
+    info.resumed_from = Some(PathBuf::from(
+        "runs/20261129-101500/checkpoints/step-000000469-epoch-002-batch-00000.ckpt",
+    ));
+    app.update(worker(Event::Ready(Box::new(info))));
+    assert_eq!(app.parent_run(), None);
+}
