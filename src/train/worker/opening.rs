@@ -9,7 +9,9 @@ use crate::config::Config;
 use crate::train::checkpoint::{self, CHECKPOINTS_DIR};
 use crate::train::lock;
 use crate::train::metrics::TestPoint;
-use crate::train::record::{EndReason, Parent, RunRecord, Session, TestMark, now_text};
+use crate::train::record::{
+    EndReason, Parent, RecordError, RunRecord, Session, TestMark, now_text,
+};
 use crate::train::{Error, Event, FinishReason, run_dir};
 
 /// Where the run folder comes from, decided before training starts.
@@ -119,9 +121,11 @@ impl Trainer {
         record
     }
 
-    /// Writes run.json with where training stands now. A failure is a warning (once, until a
-    /// write succeeds again): the record summarizes what checkpoints and metrics.csv hold, and
-    /// is written again at the next chance.
+    /// Writes metrics.csv and run.json with where training stands now, so that `runs`,
+    /// `compare`, `plot` and other dashboards' overlays see a running run between its
+    /// checkpoints. A failure is a warning (once, until a write succeeds again): both are
+    /// written again at the next chance, and after every checkpoint, where a failure to write
+    /// metrics.csv counts as a failed save.
     pub(super) fn write_record(&mut self) {
         self.record_written = std::time::Instant::now();
         let (step, position, elapsed) = (self.step, self.epoch_position(), self.elapsed_seconds());
@@ -131,7 +135,16 @@ impl Trainer {
         record.progress.step = step;
         record.progress.position = position;
         record.progress.elapsed_seconds = elapsed;
-        match record.write(&self.run_dir) {
+        let metrics = self.run_dir.join(crate::train::metrics::METRICS_FILE);
+        let written = self
+            .history
+            .write_csv(&metrics)
+            .map_err(|source| RecordError::Write {
+                path: metrics,
+                source,
+            })
+            .and_then(|()| record.write(&self.run_dir));
+        match written {
             Ok(()) => self.record_failing = false,
             Err(error) if !self.record_failing => {
                 self.record_failing = true;
