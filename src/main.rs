@@ -11,6 +11,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    // FAILPOINTS, set only by the fault-injection tests (see Cargo.toml); held until the end.
+    let _fail_points = fail::FailScenario::setup();
     let cli = Cli::parse();
     let result = match cli.command {
         None => train(cli.train),

@@ -77,6 +77,46 @@ fn learns_on_real_data_loss_falls_and_accuracy_is_far_above_chance() {
     let _ = handle.thread.join();
 }
 
+/// A test inside an epoch is in metrics.csv as soon as run.json names it (issue 20, point 9):
+/// `compare`, `plot` and overlays read metrics.csv, and must not miss the test that `runs` says
+/// is the best.
+#[test]
+fn a_test_is_in_metrics_csv_as_soon_as_run_json_names_it() {
+    let _serial = serial();
+    let runs = tempfile::tempdir().expect("temp dir");
+    let mut config = small_config(runs.path());
+    // 20 batches an epoch, a test after every 5th.
+    config.data.train_limit = 1280;
+    config.training.eval_every = 0.25;
+    config.training.epochs = 2.0;
+    let mut handle = start(config, true, None);
+    let Event::Opened { run_dir, .. } =
+        until(&mut handle, MINUTE, |e| matches!(e, Event::Opened { .. }))
+    else {
+        unreachable!()
+    };
+    until(&mut handle, 5 * MINUTE, |e| matches!(e, Event::Tested(_)));
+    // Read at once: the next write of either file is 5 batches away.
+    let record = RunRecord::read(&run_dir)
+        .expect("readable")
+        .expect("run.json");
+    let metrics = alexnet_tui::curves::Metrics::read(&run_dir.join("metrics.csv"));
+    handle.commands.send(Command::Stop).expect("send");
+    until(&mut handle, MINUTE, |e| matches!(e, Event::Finished { .. }));
+    let _ = handle.thread.join();
+    let last = record.last_test.expect("run.json names the test");
+    let metrics = metrics.expect("metrics.csv");
+    assert!(
+        metrics
+            .tests
+            .iter()
+            .any(|row| (row.position - last.position).abs() < 1e-9),
+        "run.json's test at epoch {} is not in metrics.csv: {:?}",
+        last.position,
+        metrics.tests
+    );
+}
+
 #[test]
 fn a_test_inside_an_epoch_that_reaches_the_target_ends_the_run_there_and_saves() {
     let _serial = serial();

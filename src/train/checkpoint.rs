@@ -176,11 +176,17 @@ impl Checkpoint {
 
     /// Writes atomically: a crash or a full disk never leaves a half-written checkpoint.
     pub fn write(&self, path: &Path) -> Result<(), CheckpointError> {
-        crate::files::write_bytes_atomic(path, &self.encode()?).map_err(|source| {
-            CheckpointError::Write {
-                path: path.to_path_buf(),
-                source,
-            }
+        let bytes = self.encode()?;
+        crate::files::write_atomic(path, |file| {
+            std::io::Write::write_all(file, &bytes)?;
+            // Fail point: the fault tests kill the process here, the temporary file written and
+            // not yet renamed over the checkpoint's name.
+            fail::fail_point!("checkpoint-write", |_| Ok(()));
+            Ok(())
+        })
+        .map_err(|source| CheckpointError::Write {
+            path: path.to_path_buf(),
+            source,
         })
     }
 

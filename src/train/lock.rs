@@ -134,11 +134,15 @@ pub fn acquire(run_dir: &Path) -> Result<RunLock, LockError> {
                     }
                     // Stale (or gone since): remove it and try again. Two processes taking over
                     // the same stale lock both remove it, but only one creates the new one.
-                    _ => match std::fs::remove_file(&path) {
-                        Ok(()) => {}
-                        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(error) => return Err(io(error)),
-                    },
+                    _ => {
+                        // Fail point: the fault tests hold two takers here.
+                        fail::fail_point!("lock-takeover");
+                        match std::fs::remove_file(&path) {
+                            Ok(()) => {}
+                            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(error) => return Err(io(error)),
+                        }
+                    }
                 }
             }
             Err(error) => return Err(io(error)),

@@ -21,6 +21,8 @@ pub fn unix_now() -> u64 {
 
 /// `YYYYMMDD-HHMMSS` in UTC.
 pub fn run_id_now() -> String {
+    // Fail point: the fault tests give two processes the same id.
+    fail::fail_point!("run-id", |id: Option<String>| id.unwrap_or_default());
     jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .strftime("%Y%m%d-%H%M%S")
@@ -39,6 +41,7 @@ pub fn create(root: &Path) -> Result<(String, PathBuf), RunDirError> {
         };
         let dir = root.join(&id);
         if !dir.exists() {
+            fail::fail_point!("run-dir-create");
             std::fs::create_dir_all(dir.join(super::checkpoint::CHECKPOINTS_DIR)).map_err(
                 |source| RunDirError::Create {
                     path: dir.clone(),
