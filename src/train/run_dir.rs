@@ -30,8 +30,14 @@ pub fn run_id_now() -> String {
 }
 
 /// Creates a fresh run folder `<root>/<run-id>` with its `checkpoints/` (with a suffix if that
-/// name is taken) and returns the id and the folder.
+/// name is taken) and returns the id and the folder. The folder is made by a call that fails if
+/// it exists, so two processes starting in the same second never share one.
 pub fn create(root: &Path) -> Result<(String, PathBuf), RunDirError> {
+    let create_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunDirError::Create { path, source }
+    };
+    std::fs::create_dir_all(root).map_err(create_error(root))?;
     let base = run_id_now();
     for attempt in 0..1000 {
         let id = if attempt == 0 {
@@ -40,15 +46,16 @@ pub fn create(root: &Path) -> Result<(String, PathBuf), RunDirError> {
             format!("{base}-{attempt}")
         };
         let dir = root.join(&id);
-        if !dir.exists() {
-            fail::fail_point!("run-dir-create");
-            std::fs::create_dir_all(dir.join(super::checkpoint::CHECKPOINTS_DIR)).map_err(
-                |source| RunDirError::Create {
-                    path: dir.clone(),
-                    source,
-                },
-            )?;
-            return Ok((id, dir));
+        // Fail point: the fault tests hold two processes here with the same name chosen.
+        fail::fail_point!("run-dir-create");
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                let checkpoints = dir.join(super::checkpoint::CHECKPOINTS_DIR);
+                std::fs::create_dir(&checkpoints).map_err(create_error(&checkpoints))?;
+                return Ok((id, dir));
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(create_error(&dir)(error)),
         }
     }
     Err(RunDirError::NoFreeName(root.to_path_buf()))
