@@ -72,12 +72,13 @@ impl Trainer {
             test,
         };
         let accuracy = check.test.accuracy;
+        // Into the history first: noting the test writes metrics.csv and run.json together.
+        self.history.checks.push(check.clone());
         let reached = self.note_test(TestPoint {
             position,
             accuracy,
             elapsed_seconds: check.elapsed_seconds,
         });
-        self.history.checks.push(check.clone());
         self.emit(Event::Tested(Box::new(check)));
         self.snapshot(Moment::Evaluated {
             epoch_position: position,
