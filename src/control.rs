@@ -147,6 +147,8 @@ pub struct Controller {
     thread: Option<JoinHandle<()>>,
     /// Kept alive for the whole run; dropping it stops the reloads.
     _watcher: Option<ConfigWatcher>,
+    /// The resumed run, held since its checkpoint was opened (the worker shares this lock).
+    _hold: Option<crate::train::lock::RunLock>,
     run_dir: Option<PathBuf>,
     /// Curves that could not be drawn at the end of the run.
     curves_failed: bool,
@@ -185,6 +187,7 @@ impl Controller {
             commands: handle.commands,
             thread: Some(handle.thread),
             _watcher: watcher,
+            _hold: prepared.hold,
             run_dir: None,
             curves_failed: false,
         };

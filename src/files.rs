@@ -63,6 +63,33 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic(path, |file| file.write_all(bytes))
 }
 
+/// Removes the temporary files that [`write_atomic`] leaves in `folder` when its process is
+/// killed in the middle of a write: `.<target>.<six random characters>`, as `tempfile` names
+/// them with the prefix given above. Only a process that alone writes in `folder` (it holds the
+/// run's lock) may call this: another writer's temporary would go too. Returns what it removed.
+pub fn remove_leftovers(folder: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_leftover = name
+            .strip_prefix('.')
+            .and_then(|rest| rest.rsplit_once('.'))
+            .is_some_and(|(target, random)| {
+                !target.is_empty()
+                    && random.len() == 6
+                    && random.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+        let is_file = entry.file_type().is_ok_and(|kind| kind.is_file());
+        if is_leftover && is_file && std::fs::remove_file(entry.path()).is_ok() {
+            removed.push(entry.path());
+        }
+    }
+    removed
+}
+
 /// Makes a rename in `folder` durable. Best effort: the new file is already in place and whole,
 /// and some file systems do not allow syncing a folder, so a failure here is no reason to report
 /// the write as failed.
@@ -184,6 +211,36 @@ mod tests {
         }
         // Unlocked again so the temporary folder can be deleted.
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).expect("unlock folder");
+    }
+
+    #[test]
+    fn leftovers_of_an_interrupted_write_are_removed_and_nothing_else() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let target = folder
+            .path()
+            .join("step-000000008-epoch-001-batch-00000.ckpt");
+        // What a write killed before its rename leaves: the temporary, named after its target.
+        let temporary = tempfile::Builder::new()
+            .prefix(".step-000000008-epoch-001-batch-00000.ckpt.")
+            .tempfile_in(folder.path())
+            .expect("temporary")
+            .into_temp_path()
+            .keep()
+            .expect("kept");
+        write_bytes_atomic(&target, b"whole").expect("write");
+        for other in [".hidden", ".config.toml.bak", "notes.txt"] {
+            fs::write(folder.path().join(other), b"x").expect("write");
+        }
+        assert_eq!(remove_leftovers(folder.path()), vec![temporary]);
+        assert_eq!(
+            names_in(folder.path()),
+            [
+                ".config.toml.bak",
+                ".hidden",
+                "notes.txt",
+                "step-000000008-epoch-001-batch-00000.ckpt"
+            ]
+        );
     }
 
     #[cfg(unix)]

@@ -13,7 +13,7 @@ use crate::data::batcher::Transform;
 use crate::model::{AlexNet, AlexNetConfig};
 use crate::precision::{self, Precision, Resolved};
 use crate::train::checkpoint::{self, Checkpoint, CheckpointError};
-use crate::train::lock::{self, LockState};
+use crate::train::lock::{self, LockError, LockState, Phase, RunLock};
 use crate::train::run_dir;
 use crate::train::runtime;
 
@@ -96,6 +96,8 @@ pub struct Prepared {
     pub branch: bool,
     /// The dashboard's overlay, as `--compare` names it (not checked yet).
     pub compare: Option<String>,
+    /// The resumed run, held from the moment its checkpoint was opened until the front end ends.
+    pub hold: Option<RunLock>,
 }
 
 pub fn load_config(args: &ConfigArgs) -> Result<Config, Error> {
@@ -108,6 +110,10 @@ pub fn prepare(args: &TrainArgs) -> Result<Prepared, Error> {
         None => None,
         Some(which) => Some(load_resume(which, &config, args.branch)?),
     };
+    let hold = match &resume {
+        Some((path, _)) => hold_run(path, args.branch)?,
+        None => None,
+    };
     Ok(Prepared {
         config,
         config_path: args.config.config.clone(),
@@ -115,6 +121,7 @@ pub fn prepare(args: &TrainArgs) -> Result<Prepared, Error> {
         resume,
         branch: args.branch,
         compare: args.compare.clone(),
+        hold,
     })
 }
 
@@ -166,16 +173,59 @@ pub fn load_resume(
     };
     if !branch
         && let LockState::Held(owner) = lock::state(&run_dir)
-        && owner.pid != std::process::id()
+        && !owner.is_me()
     {
         return Err(Error::Usage(format!(
-            "{}: cannot resume: process {} is training run {} now; add --branch to start a new run from this checkpoint",
+            "{}: cannot resume: {} run {} now; add --branch to start a new run from this checkpoint",
             path.display(),
-            owner.pid,
+            match owner.phase {
+                Phase::Opened => format!("process {} has opened", owner.pid),
+                Phase::Cleaning => format!("process {} is cleaning", owner.pid),
+                Phase::Training => format!("process {} is training", owner.pid),
+            },
             checkpoint.meta.run_id
         )));
     }
+    if !branch && let Some(newer) = newer_checkpoint(&run_dir, checkpoint.meta.step) {
+        return Err(Error::Usage(format!(
+            "{}: cannot resume: run {} has a newer checkpoint, {} (step {}); resuming an older one would \
+             write over what was trained since. Resume the newest, or add --branch to start a new run from this one",
+            path.display(),
+            checkpoint.meta.run_id,
+            newer.0.display(),
+            newer.1
+        )));
+    }
     Ok((path, checkpoint))
+}
+
+/// The newest checkpoint of the run in `run_dir` when it is past `step`: its path and step.
+fn newer_checkpoint(run_dir: &Path, step: u64) -> Option<(PathBuf, u64)> {
+    let newest = checkpoint::list(&run_dir.join(checkpoint::CHECKPOINTS_DIR))
+        .into_iter()
+        .filter_map(|path| Some((checkpoint::read_meta(&path)?.step, path)))
+        .max_by_key(|(step, _)| *step)?;
+    (newest.0 > step).then_some((newest.1, newest.0))
+}
+
+/// Holds the run a resume continues from the moment its checkpoint is opened (a dashboard may
+/// wait in Ready a long time): no other process resumes it, and `runs clean` leaves it alone.
+/// A branch holds nothing: its parent's folder is only read.
+pub fn hold_run(path: &Path, branch: bool) -> Result<Option<RunLock>, Error> {
+    if branch {
+        return Ok(None);
+    }
+    let Some(run_dir) = run_dir::of_checkpoint(path) else {
+        return Ok(None);
+    };
+    match lock::acquire(&run_dir, Phase::Opened) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(error @ LockError::Held { .. }) => Err(Error::Usage(format!(
+            "{}: cannot resume: {error}",
+            path.display()
+        ))),
+        Err(error) => Err(Error::Failed(error.to_string())),
+    }
 }
 
 /// The checkpoint's model on `device`, built from the checkpoint's own config (its input size

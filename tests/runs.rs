@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_alexnet-tui");
 /// metrics.csv's header, as `train::metrics::MetricsRow::COLUMNS` writes it.
 const HEADER: &str = "kind,epoch,batch,batches_per_epoch,position,step,loss,accuracy,test_loss,test_accuracy,learning_rate,images_per_second,batch_seconds,elapsed_seconds";
 
-const CKPT_BYTES: usize = 11;
+const CKPT_BYTES: usize = 20;
 
 fn alexnet(args: &[&str], cwd: &Path) -> Output {
     Command::new(BIN)
@@ -93,7 +93,10 @@ fn checkpoints(dir: &Path, count: usize) {
             index + 1,
             20
         );
-        std::fs::write(folder.join(name), vec![7u8; CKPT_BYTES]).expect("checkpoint");
+        // This program's magic bytes: a checkpoint as far as listing goes (nothing reads on).
+        let mut bytes = alexnet_tui::train::checkpoint::MAGIC.to_vec();
+        bytes.resize(CKPT_BYTES, 7);
+        std::fs::write(folder.join(name), bytes).expect("checkpoint");
     }
 }
 
@@ -258,7 +261,7 @@ fn runs_lists_every_state_and_the_branches_under_their_parent() {
         "{text}"
     );
     assert!(text.contains(": 5 runs, "), "{text}");
-    assert!(text.contains("88 B of it checkpoints"), "{text}");
+    assert!(text.contains("160 B of it checkpoints"), "{text}");
 }
 
 #[test]
@@ -442,16 +445,24 @@ fn plot_draws_several_runs_in_one_picture_and_says_where() {
     assert!(image::open(&out).is_ok());
 }
 
-/// A live process (`sleep`) holding a run's lock; killed when dropped.
+/// A live process holding a run's lock as a training process does: `flock(1)` keeps the OS
+/// lock on run.lock while it waits for its `sleep` (`--close`: its alone), and the file names it;
+/// killed when dropped.
 struct Holder(std::process::Child);
 
 impl Holder {
     fn lock(dir: &Path) -> Holder {
-        let child = Command::new("sleep").arg("60").spawn().expect("sleep");
+        let child = Command::new("flock")
+            .args(["--exclusive", "--close"])
+            .arg(dir.join(LOCK_FILE))
+            .args(["sleep", "60"])
+            .spawn()
+            .expect("flock(1) from util-linux");
         let pid = child.id();
         let owner = Owner {
             pid,
-            process_started: alexnet_tui::process::started_at(pid).expect("sleep runs"),
+            process_started: alexnet_tui::process::started_at(pid).expect("flock runs"),
+            phase: alexnet_tui::train::lock::Phase::Training,
         };
         std::fs::write(
             dir.join(LOCK_FILE),

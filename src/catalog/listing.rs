@@ -104,6 +104,7 @@ pub(super) fn runs_table(runs: &[RunSummary], root: &str) -> String {
         };
         let state = match (run.state, run.pid) {
             (RunState::Running, Some(pid)) => format!("running ({pid})"),
+            (RunState::Opened, Some(pid)) => format!("opened ({pid}), not training"),
             (state, _) => state.label().to_string(),
         };
         let mut row = vec![

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::{RunState, RunSummary, checkpoint_files};
-use crate::train::lock::{self, LockState};
+use crate::train::lock::{self, LockError, LockState, Owner, Phase};
 
 /// A checkpoint file to remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,15 @@ pub fn plan(
         if let LockState::Held(owner) = lock::state(&run.dir) {
             plan.skipped.push(Skipped {
                 run_id: run.id.clone(),
-                reason: format!("running (process {})", owner.pid),
+                reason: held_reason(owner),
+            });
+            continue;
+        }
+        // Never through a link: the folder it names belongs wherever it is.
+        if std::fs::symlink_metadata(&run.dir).is_ok_and(|meta| meta.file_type().is_symlink()) {
+            plan.skipped.push(Skipped {
+                run_id: run.id.clone(),
+                reason: "a link to a run folder elsewhere: clean it where it is".to_string(),
             });
             continue;
         }
@@ -104,28 +112,57 @@ pub struct Cleaned {
     pub failed: Vec<(PathBuf, std::io::Error)>,
 }
 
-/// Removes the files of `plan`, except those of a run a live process has started training
-/// since the plan was made.
+/// Why a held run is left alone.
+fn held_reason(owner: Owner) -> String {
+    match owner.phase {
+        Phase::Opened => format!("opened to be resumed (process {})", owner.pid),
+        Phase::Training | Phase::Cleaning => format!("running (process {})", owner.pid),
+    }
+}
+
+/// Removes the files of `plan`, holding each run's lock while its files go: a run that a live
+/// process has opened or started training since the plan was made is left alone, and none can
+/// open it while its checkpoints are being removed.
 pub fn execute(plan: &CleanPlan) -> Cleaned {
     let mut cleaned = Cleaned::default();
-    let mut run_started: Option<(String, bool)> = None;
+    let mut current: Option<(String, Option<lock::RunLock>)> = None;
     for file in &plan.files {
-        let running = match &run_started {
-            Some((run_id, running)) if *run_id == file.run_id => *running,
-            _ => {
-                let dir = file.path.parent().and_then(std::path::Path::parent);
-                let running = dir.is_some_and(|dir| matches!(lock::state(dir), LockState::Held(_)));
-                if running {
+        if current
+            .as_ref()
+            .is_none_or(|(run_id, _)| *run_id != file.run_id)
+        {
+            // The previous run's lock is let go before the next is taken.
+            drop(current.take());
+            let dir = file.path.parent().and_then(std::path::Path::parent);
+            // Held already (by another process, or this one): left alone.
+            let held = dir.map(|dir| match lock::state(dir) {
+                LockState::Held(owner) => Err(LockError::Held {
+                    dir: dir.to_path_buf(),
+                    owner,
+                }),
+                _ => lock::acquire(dir, Phase::Cleaning),
+            });
+            let taken = match held {
+                Some(Ok(lock)) => Some(lock),
+                Some(Err(LockError::Held { owner, .. })) => {
                     cleaned.skipped.push(Skipped {
                         run_id: file.run_id.clone(),
-                        reason: "started running since".to_string(),
+                        reason: format!("since the plan: {}", held_reason(owner)),
                     });
+                    None
                 }
-                run_started = Some((file.run_id.clone(), running));
-                running
-            }
-        };
-        if running {
+                Some(Err(error)) => {
+                    cleaned.skipped.push(Skipped {
+                        run_id: file.run_id.clone(),
+                        reason: error.to_string(),
+                    });
+                    None
+                }
+                None => None,
+            };
+            current = Some((file.run_id.clone(), taken));
+        }
+        if current.as_ref().is_none_or(|(_, lock)| lock.is_none()) {
             continue;
         }
         match std::fs::remove_file(&file.path) {
@@ -157,7 +194,7 @@ mod tests {
         std::fs::write(done.join("curves.png"), "png").expect("write");
         std::fs::write(done.join("checkpoints").join("notes.txt"), "keep").expect("write");
         let running = recorded(root.path(), "20261202-110000", |_| {});
-        let _lock = lock::acquire(&running).expect("lock");
+        let _lock = lock::acquire(&running, Phase::Training).expect("lock");
         let runs = list(root.path()).expect("list");
 
         let plan = plan(&runs, true, None, SystemTime::now());
@@ -190,7 +227,7 @@ mod tests {
         let runs = list(root.path()).expect("list");
         let plan = plan(&runs, true, None, SystemTime::now());
         assert_eq!(plan.files.len(), 2);
-        let _lock = lock::acquire(&dir).expect("lock");
+        let _lock = lock::acquire(&dir, Phase::Training).expect("lock");
         let cleaned = execute(&plan);
         assert_eq!(cleaned.files, 0);
         assert_eq!(cleaned.skipped.len(), 1);

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use super::CHECKPOINTS_DIR;
-use crate::train::checkpoint::EXTENSION;
+use crate::train::checkpoint;
 
 /// What walking a run folder found.
 #[derive(Debug, Default)]
@@ -22,17 +22,11 @@ pub(super) struct Usage {
 pub(super) fn usage(dir: &Path) -> Usage {
     let mut usage = Usage::default();
     walk(dir, &mut usage, 0);
-    let checkpoints = dir.join(CHECKPOINTS_DIR);
-    if let Ok(entries) = std::fs::read_dir(&checkpoints) {
-        for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
-            if path.extension().is_some_and(|ext| ext == EXTENSION)
-                && let Ok(meta) = std::fs::symlink_metadata(&path)
-                && meta.is_file()
-            {
-                usage.checkpoints += 1;
-                usage.checkpoint_bytes += meta.len();
-            }
+    // This program's checkpoints only: another tool's `.ckpt` files are its own business.
+    for path in checkpoint::list(&dir.join(CHECKPOINTS_DIR)) {
+        if let Ok(meta) = std::fs::symlink_metadata(&path) {
+            usage.checkpoints += 1;
+            usage.checkpoint_bytes += meta.len();
         }
     }
     usage

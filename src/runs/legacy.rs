@@ -7,16 +7,16 @@ use std::path::Path;
 use super::{Mark, RunState, RunSummary};
 use crate::config::{Config, Profile};
 use crate::curves::Metrics;
-use crate::train::lock::LockState;
+use crate::train::lock::{LockState, Phase};
 use crate::train::metrics::METRICS_FILE;
 use crate::train::record::differences_from_profile;
 
 pub(super) fn fill(summary: &mut RunSummary, lock: LockState) {
     // A process of this version holds the lock before it writes the record.
-    summary.state = if matches!(lock, LockState::Held(_)) {
-        RunState::Running
-    } else {
-        RunState::Legacy
+    summary.state = match lock {
+        LockState::Held(owner) if owner.phase == Phase::Opened => RunState::Opened,
+        LockState::Held(owner) if owner.phase == Phase::Training => RunState::Running,
+        _ => RunState::Legacy,
     };
     let config = read_config(&summary.dir);
     if let Some(config) = &config {

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::config::{Change, Config};
 use crate::train::checkpoint;
-use crate::train::lock::{self, LockState};
+use crate::train::lock::{self, LockState, Phase};
 use crate::train::metrics::METRICS_FILE;
 use crate::train::record::{EndReason, LiveChange, Parent, RECORD_FILE, RunRecord, TestMark};
 
@@ -51,6 +51,9 @@ pub enum RunState {
     /// Its record says it never ended and no live process holds its lock: the process was
     /// killed or crashed. It can be resumed from its last checkpoint.
     Crashed,
+    /// A live process has opened it to resume it and not started training yet (a dashboard
+    /// waiting in Ready): nothing may delete its checkpoints.
+    Opened,
     /// Written by a version before run.json: how it ended is not known, which is not a crash.
     Legacy,
     /// Its run.json or metrics.csv cannot be read; [`RunSummary::problem`] says why.
@@ -66,6 +69,7 @@ impl RunState {
             RunState::Stopped => "stopped",
             RunState::Failed => "failed",
             RunState::Crashed => "crashed",
+            RunState::Opened => "opened, not training",
             RunState::Legacy => "earlier version",
             RunState::Damaged => "damaged",
         }
@@ -175,12 +179,25 @@ impl RunsError {
     }
 }
 
-/// Whether `dir` is a run folder: it has a run record, a metrics.csv, a checkpoints folder or a
-/// lock. Other folders next to the runs (an editor's, a copy of the data) are none.
+/// Whether `dir` is a run folder of this program: it has a run record, a lock, a checkpoint in
+/// this program's format, or a metrics.csv with this program's header. Other folders next to the
+/// runs are none: another tool's runs with their own `checkpoints/` and `metrics.csv` (PyTorch
+/// Lightning's `version_0/`), an editor's, a copy of the data.
 pub fn is_run(dir: &Path) -> bool {
-    [RECORD_FILE, METRICS_FILE, CHECKPOINTS_DIR, lock::LOCK_FILE]
-        .iter()
-        .any(|name| dir.join(name).exists())
+    dir.join(RECORD_FILE).is_file()
+        || dir.join(lock::LOCK_FILE).is_file()
+        || !checkpoint_files(dir).is_empty()
+        || metrics_is_ours(&dir.join(METRICS_FILE))
+}
+
+/// Whether a metrics.csv starts with the header this program writes (every version's begins
+/// with these columns).
+fn metrics_is_ours(path: &Path) -> bool {
+    use std::io::Read;
+    let mut start = [0u8; 17];
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_exact(&mut start))
+        .is_ok_and(|()| &start == b"kind,epoch,batch,")
 }
 
 /// Every run under `root`, newest first. Fails only when `root` itself cannot be read; a run that
@@ -267,12 +284,14 @@ pub fn summarize(dir: &Path) -> RunSummary {
 }
 
 fn from_record(summary: &mut RunSummary, record: RunRecord, lock: LockState) {
-    summary.state = match record.ended.as_ref().map(|ended| ended.reason) {
-        Some(EndReason::Completed | EndReason::TargetReached) => RunState::Finished,
-        Some(EndReason::Stopped) => RunState::Stopped,
-        Some(EndReason::Failed) => RunState::Failed,
-        None if matches!(lock, LockState::Held(_)) => RunState::Running,
-        None => RunState::Crashed,
+    summary.state = match (lock, record.ended.as_ref().map(|ended| ended.reason)) {
+        (LockState::Held(owner), _) if owner.phase == Phase::Opened => RunState::Opened,
+        (LockState::Held(owner), None) if owner.phase == Phase::Training => RunState::Running,
+        (_, Some(EndReason::Completed | EndReason::TargetReached)) => RunState::Finished,
+        (_, Some(EndReason::Stopped)) => RunState::Stopped,
+        (_, Some(EndReason::Failed)) => RunState::Failed,
+        (LockState::Held(_), None) => RunState::Running,
+        (_, None) => RunState::Crashed,
     };
     summary.started = Some(record.started_at.clone());
     summary.profile = Some(record.config.profile.clone());
@@ -362,7 +381,7 @@ mod tests {
         });
         let crashed = recorded(root.path(), "20261202-100003", |_| {});
         let running = recorded(root.path(), "20261202-100004", |_| {});
-        let _lock = lock::acquire(&running).expect("lock");
+        let _lock = lock::acquire(&running, Phase::Training).expect("lock");
         let old = legacy_run(root.path(), "20261101-090000", METRICS_TESTED);
 
         assert_eq!(summarize(&finished).state, RunState::Finished);

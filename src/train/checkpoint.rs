@@ -24,7 +24,9 @@ use super::metrics::{EpochTotals, History};
 use crate::config::Config;
 use crate::model::AlexNet;
 
-const MAGIC: &[u8; 16] = b"ALEXNET-TUI-CKPT";
+/// The first bytes of every checkpoint file: what tells this program's checkpoints from other
+/// tools' `.ckpt` files (PyTorch Lightning's are zip archives).
+pub const MAGIC: &[u8; 16] = b"ALEXNET-TUI-CKPT";
 const FORMAT_VERSION: u32 = 1;
 pub const EXTENSION: &str = "ckpt";
 /// The folder of a run's checkpoints, inside the run folder.
@@ -250,7 +252,9 @@ pub fn file_name(step: u64, epoch: usize, batch: usize) -> String {
     )
 }
 
-/// Checkpoint files directly in `dir`, oldest step first.
+/// This program's checkpoint files directly in `dir`, oldest step first: regular files (a link
+/// is not followed) named `*.ckpt` that begin with [`MAGIC`]. Other tools' `.ckpt` files are
+/// never listed, so never counted, thinned, cleaned or resumed.
 pub fn list(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map(|entries| {
@@ -258,6 +262,7 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
                 .filter_map(Result::ok)
                 .map(|entry| entry.path())
                 .filter(|path| path.extension().is_some_and(|ext| ext == EXTENSION))
+                .filter(|path| is_checkpoint(path))
                 .collect()
         })
         .unwrap_or_default();
@@ -265,13 +270,28 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The most recently written checkpoint in any run under `runs_dir` that no other process is
-/// training (a run's lock, see [`super::lock`]).
+/// Whether `path` is a regular file that begins as this program's checkpoints do.
+pub fn is_checkpoint(path: &Path) -> bool {
+    use std::io::Read;
+    let regular = fs::symlink_metadata(path).is_ok_and(|meta| meta.is_file());
+    let mut start = [0u8; MAGIC.len()];
+    regular
+        && fs::File::open(path)
+            .and_then(|mut file| file.read_exact(&mut start))
+            .is_ok_and(|()| &start == MAGIC)
+}
+
+/// The most recently written checkpoint in any run under `runs_dir` that no other process holds
+/// (a run's lock, see [`super::lock`]). Run folders reached through a link are passed over: a
+/// resume writes into the run's folder, which belongs where it is.
 pub fn latest(runs_dir: &Path) -> Result<PathBuf, CheckpointError> {
     let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
     let runs = fs::read_dir(runs_dir).map_err(|_| CheckpointError::NoneFound(runs_dir.into()))?;
     for run in runs.filter_map(Result::ok) {
-        if matches!(super::lock::state(&run.path()), super::lock::LockState::Held(owner) if owner.pid != std::process::id())
+        if run.file_type().is_ok_and(|kind| kind.is_symlink()) {
+            continue;
+        }
+        if matches!(super::lock::state(&run.path()), super::lock::LockState::Held(owner) if !owner.is_me())
         {
             continue;
         }
@@ -319,11 +339,29 @@ pub fn prune(dir: &Path, keep: usize, accuracy_of: &dyn Fn(&Path) -> Option<f64>
     deleted
 }
 
-/// Reads only the metadata of a checkpoint (for pruning and listing).
+/// Reads only the metadata of a checkpoint, from the head of the file (a few kilobytes of a
+/// file of hundreds of megabytes; the checksum, which covers the whole file, is not checked):
+/// for pruning, listing and finding a run's newest checkpoint.
 pub fn read_meta(path: &Path) -> Option<CheckpointMeta> {
-    Checkpoint::read(path)
-        .ok()
-        .map(|checkpoint| checkpoint.meta)
+    use std::io::Read;
+    let mut file = fs::File::open(path).ok()?;
+    let mut head = [0u8; MAGIC.len() + 4 + 8];
+    file.read_exact(&mut head).ok()?;
+    if &head[..MAGIC.len()] != MAGIC {
+        return None;
+    }
+    let mut at = MAGIC.len();
+    if read_u32(&head, &mut at)? != FORMAT_VERSION {
+        return None;
+    }
+    let len = usize::try_from(read_u64(&head, &mut at)?).ok()?;
+    let size = usize::try_from(file.metadata().ok()?.len()).ok()?;
+    if len > size {
+        return None;
+    }
+    let mut meta = vec![0u8; len];
+    file.read_exact(&mut meta).ok()?;
+    serde_json::from_slice(&meta).ok()
 }
 
 #[cfg(test)]
@@ -383,11 +421,31 @@ mod tests {
     }
 
     #[test]
+    fn the_metadata_is_read_from_the_head_alone_and_foreign_files_are_not_listed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ours = dir.path().join(file_name(42, 1, 7));
+        sample().write(&ours).expect("write");
+        assert_eq!(read_meta(&ours), Some(sample().meta));
+        // A Lightning checkpoint (a zip archive), a text file, a link to ours.
+        let lightning = dir.path().join("epoch=0-step=10.ckpt");
+        fs::write(&lightning, b"PK\x03\x04 a zip archive").expect("write");
+        fs::write(dir.path().join("notes.ckpt"), b"").expect("write");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&ours, dir.path().join(file_name(99, 1, 9))).expect("link");
+        assert_eq!(list(dir.path()), vec![ours.clone()]);
+        assert_eq!(read_meta(&lightning), None);
+        // A truncated head is no metadata, never a panic.
+        let bytes = sample().encode().expect("encode");
+        fs::write(&lightning, &bytes[..30]).expect("write");
+        assert_eq!(read_meta(&lightning), None);
+    }
+
+    #[test]
     fn prune_keeps_newest_and_best() {
         let dir = tempfile::tempdir().expect("temp dir");
         let accuracies = [0.9, 0.5, 0.6, 0.7, 0.8];
         for (step, _) in accuracies.iter().enumerate() {
-            fs::write(dir.path().join(file_name(step as u64, 0, step)), b"x").expect("write");
+            fs::write(dir.path().join(file_name(step as u64, 0, step)), MAGIC).expect("write");
         }
         let accuracy_of = |path: &Path| {
             list(path.parent()?)

@@ -125,7 +125,8 @@ struct Trainer {
     opening: Option<opening::Opening>,
     /// run.json's contents, from when training starts.
     record: Option<RunRecord>,
-    /// This process's lock on the run folder, from when training starts until the run ends.
+    /// This process's lock on the run folder: a resumed run's from when its checkpoint is taken
+    /// over, a new run's from when training starts; until the run ends.
     lock: Option<RunLock>,
     record_written: Instant,
     /// The last write of run.json failed (said once).
@@ -200,7 +201,7 @@ fn run(
             resumed_from: origin.resumed_from.clone(),
         }),
         record: None,
-        lock: None,
+        lock: origin.lock,
         record_written: Instant::now(),
         record_failing: false,
         events,
@@ -340,6 +341,8 @@ impl Trainer {
                 test,
             };
             let accuracy = record.test.as_ref().map(|test| test.accuracy);
+            // Into the history first: noting the test writes metrics.csv and run.json together.
+            self.history.epochs.push(record.clone());
             let reached = accuracy.is_some_and(|accuracy| {
                 self.note_test(TestPoint {
                     position: (self.epoch + 1) as f64,
@@ -347,7 +350,6 @@ impl Trainer {
                     elapsed_seconds: record.elapsed_seconds,
                 })
             });
-            self.history.epochs.push(record.clone());
             self.emit(Event::Epoch(Box::new(record)));
             if let Some(accuracy) = accuracy {
                 self.snapshot(Moment::Evaluated {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Trainer;
 use crate::config::Config;
 use crate::train::checkpoint::{self, CHECKPOINTS_DIR};
-use crate::train::lock;
+use crate::train::lock::{self, Phase};
 use crate::train::metrics::TestPoint;
 use crate::train::record::{
     EndReason, Parent, RecordError, RunRecord, Session, TestMark, now_text,
@@ -32,14 +32,21 @@ impl Trainer {
         };
         let (run_id, run_dir, record) = match opening.run.clone() {
             Some((run_id, run_dir)) => {
-                let lock = lock::acquire(&run_dir)?;
+                let lock = match self.lock.take() {
+                    Some(lock) => lock,
+                    None => lock::acquire(&run_dir, Phase::Training)?,
+                };
+                lock.set_phase(Phase::Training)?;
                 self.lock = Some(lock);
+                // A kill inside a write leaves its temporary file: nobody else writes here now.
+                crate::files::remove_leftovers(&run_dir.join(CHECKPOINTS_DIR));
+                crate::files::remove_leftovers(&run_dir);
                 let record = self.continued_record(&run_id, &run_dir, &opening);
                 (run_id, run_dir, record)
             }
             None => {
                 let (run_id, run_dir) = run_dir::create(Path::new(&self.config.checkpoint.dir))?;
-                self.lock = Some(lock::acquire(&run_dir)?);
+                self.lock = Some(lock::acquire(&run_dir, Phase::Training)?);
                 let mut record = RunRecord::new(&run_id, &self.config, opening.parent.clone());
                 record.progress.step = self.step;
                 record.progress.position = self.epoch_position();
@@ -114,6 +121,20 @@ impl Trainer {
             record.note_changes(&changes, self.step, position);
         }
         record.ended = None;
+        // Tests past the checkpoint (taken before a crash that came before the next save) are
+        // not this run's any more: its history is the checkpoint's.
+        let beyond = |mark: &Option<TestMark>| mark.is_some_and(|m| m.position > position + 1e-9);
+        if beyond(&record.best) || beyond(&record.last_test) || beyond(&record.target_reached) {
+            record.best = None;
+            record.last_test = None;
+            record.target_reached = None;
+            let target = self.config.training.target_accuracy;
+            for point in
+                crate::train::metrics::test_points(&self.history.epochs, &self.history.checks)
+            {
+                record.note_test(mark(point, 0), target);
+            }
+        }
         // Progress as the checkpoint left it: steps past it were never kept.
         record.progress.step = self.step;
         record.progress.position = position;
@@ -184,19 +205,25 @@ impl Trainer {
     }
 
     /// The test accuracy a checkpoint file of this run records, for sparing the best one when
-    /// pruning. From run.json when it knows the best checkpoint (no checkpoint is opened);
-    /// otherwise (a run of an earlier version) from the file's own metadata.
+    /// pruning: the better of what run.json says of it and what its own metadata says (read
+    /// from the file's header alone). Both count: a record started anew (after its run.json was
+    /// lost, damaged, or written by an earlier version) knows nothing of older files.
     pub(super) fn accuracy_of(&self) -> impl Fn(&Path) -> Option<f64> + use<> {
         let best = self
             .record
             .as_ref()
             .and_then(|record| record.best_checkpoint.clone());
-        move |file: &Path| match &best {
-            Some(best) => file
-                .file_name()
-                .is_some_and(|name| name.to_string_lossy() == best.file)
-                .then_some(best.test_accuracy),
-            None => checkpoint::read_meta(file).and_then(|meta| meta.test_accuracy),
+        move |file: &Path| {
+            let recorded = best.as_ref().and_then(|best| {
+                file.file_name()
+                    .is_some_and(|name| name.to_string_lossy() == best.file)
+                    .then_some(best.test_accuracy)
+            });
+            let own = checkpoint::read_meta(file).and_then(|meta| meta.test_accuracy);
+            match (recorded, own) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            }
         }
     }
 

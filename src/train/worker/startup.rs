@@ -17,6 +17,7 @@ use crate::data::fashion_mnist::{self, Dataset, FASHION_MNIST, Locations};
 use crate::model::{AlexNet, AlexNetConfig, summarize};
 use crate::precision;
 use crate::train::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::train::lock::{self, Phase, RunLock};
 use crate::train::metrics::{EpochTotals, History};
 use crate::train::record::Parent;
 use crate::train::runtime::{configure_threads, device_for};
@@ -40,6 +41,8 @@ pub(super) struct Origin {
     pub totals: EpochTotals,
     /// The checkpoint resumed from.
     pub resumed_from: Option<PathBuf>,
+    /// The run a resume continues, held from the moment its checkpoint is taken over.
+    pub lock: Option<RunLock>,
 }
 
 /// Everything the training loop starts with.
@@ -114,6 +117,7 @@ pub(super) fn prepare(
                 history: History::default(),
                 totals: EpochTotals::default(),
                 resumed_from: None,
+                lock: None,
             };
             (model, optimizer, origin)
         }
@@ -178,7 +182,7 @@ fn take_over(
         path: path.clone(),
         message: "not inside a run folder".to_string(),
     })?;
-    let (run, parent) = if branch {
+    let (run, parent, lock) = if branch {
         let parent = Parent {
             run_id: meta.run_id,
             step: meta.step,
@@ -186,9 +190,11 @@ fn take_over(
             position: 0.0,
             checkpoint: path.clone(),
         };
-        (None, Some(parent))
+        (None, Some(parent), None)
     } else {
-        (Some((meta.run_id, run_dir)), None)
+        // Shared with the session's hold when the front end took it already.
+        let lock = lock::acquire(&run_dir, Phase::Opened)?;
+        (Some((meta.run_id, run_dir)), None, Some(lock))
     };
     Ok((
         model,
@@ -202,6 +208,7 @@ fn take_over(
             history: meta.history,
             totals: meta.epoch_totals,
             resumed_from: Some(path),
+            lock,
         },
     ))
 }
