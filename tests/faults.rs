@@ -178,8 +178,8 @@ fn final_weights(run: &Path) -> Vec<u8> {
     Checkpoint::read(&newest).expect("readable").model
 }
 
-/// A checkpoint every 0.9 s while training (and at every epoch end).
-const INTERVAL_SECONDS: f64 = 0.9;
+/// A checkpoint every 2 s of training (and at every epoch end); a write takes about a second.
+const INTERVAL_SECONDS: f64 = 2.0;
 
 fn kill_config(epochs: f64) -> String {
     tiny_config(epochs, 2).replace(
@@ -229,14 +229,30 @@ fn kill_nine(scale: Scale) -> Row {
         let started_at = stream.lock().expect("stream").trained;
         let mut problems = Vec::new();
         let killed_in_write = if kill == in_write {
-            // Held inside its next checkpoint write: the temporary file is there, the name not.
-            wait_for("a checkpoint write in progress", MINUTE, || {
-                let dir = place.run_dirs().first()?.join(checkpoint::CHECKPOINTS_DIR);
-                std::fs::read_dir(dir)
+            // Held inside its second checkpoint write: a checkpoint is there, and a temporary
+            // file that stays (the first write's own temporary lives a moment only).
+            let mut seen: Option<(std::ffi::OsString, Instant)> = None;
+            wait_for("a checkpoint write held", MINUTE, || {
+                let run = place.run_dirs().into_iter().next()?;
+                if checkpoints(&run).is_empty() {
+                    return None;
+                }
+                let dir = run.join(checkpoint::CHECKPOINTS_DIR);
+                let temporary = std::fs::read_dir(dir)
                     .ok()?
                     .flatten()
-                    .any(|entry| entry.file_name().to_string_lossy().starts_with('.'))
-                    .then_some(())
+                    .map(|entry| entry.file_name())
+                    .find(|name| name.to_string_lossy().starts_with('.'));
+                match (temporary, &seen) {
+                    (Some(name), Some((held, since))) if name == *held => {
+                        (since.elapsed() > Duration::from_millis(1500)).then_some(())
+                    }
+                    (Some(name), _) => {
+                        seen = Some((name, Instant::now()));
+                        None
+                    }
+                    (None, _) => None,
+                }
             });
             true
         } else {
