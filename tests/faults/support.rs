@@ -176,7 +176,10 @@ pub fn corrupted(run: &Path) -> Vec<PathBuf> {
         .flatten()
         .flatten()
         .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == checkpoint::EXTENSION))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext == checkpoint::EXTENSION)
+        })
         .filter(|path| Checkpoint::read(path).is_err())
         .collect()
 }
@@ -239,7 +242,9 @@ impl Row {
 /// descriptor, not through `eprintln!`, so that it shows for a passing test too).
 pub fn print_table(title: &str, rows: &[Row], took: Duration) {
     let mut text = format!("\n{title} ({:.0} s)\n", took.as_secs_f64());
-    text.push_str("| fault | how | must hold | injected | survived | steps lost (max) | files corrupted |\n");
+    text.push_str(
+        "| fault | how | must hold | injected | survived | steps lost (max) | files corrupted |\n",
+    );
     text.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
     for row in rows {
         text.push_str(&format!(
