@@ -149,10 +149,10 @@ impl Headless {
     fn step(&self) -> Option<u64> {
         self.text()
             .lines()
+            .rev()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter(|value| value["event"] == "batch")
-            .filter_map(|value| value["step"].as_u64())
-            .last()
+            .find_map(|value| value["step"].as_u64())
     }
 
     /// Waits until `steps` steps were trained (fails the scenario after [`START`]).
