@@ -1,30 +1,33 @@
 //! The run without a dashboard: what [`crate::report`] says of each event, printed as lines (a
 //! progress line every few seconds), or one JSON object per event with `--json`. Steering
 //! decisions come from [`crate::control`]; this file only prints.
+//!
+//! Ctrl-C, SIGTERM and SIGHUP ([`crate::interrupts`]) stop the run after the batch in flight and
+//! save a checkpoint; a second one exits at once. Printing never panics: the terminal may be
+//! gone (SIGHUP) while the run saves.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::control::Controller;
+use crate::interrupts::{self, Interrupts};
 use crate::report::{self, Level, Line, Steer};
 use crate::session::{Error, Prepared};
 use crate::train::metrics::Ema;
 use crate::train::{Command, Event};
 
 pub fn run(prepared: Prepared, json: bool) -> Result<ExitCode, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    let runtime = interrupts::runtime().map_err(Error::Failed)?;
     runtime.block_on(run_async(prepared, json))
 }
 
 async fn run_async(prepared: Prepared, json: bool) -> Result<ExitCode, Error> {
+    // Listening before the worker starts: a signal while the data loads stops it too.
+    let mut interrupts = Interrupts::listen();
     let (mut controller, mut inputs, lines) = Controller::launch(prepared, true, Steer::FileOnly);
     let mut printer = Printer::new(json, controller.config().ui.headless_interval_seconds);
     printer.lines(&lines);
-    let mut interrupts = 0;
     let mut failed = false;
     loop {
         tokio::select! {
@@ -38,14 +41,13 @@ async fn run_async(prepared: Prepared, json: bool) -> Result<ExitCode, Error> {
                     _ => {}
                 }
             }
-            _ = tokio::signal::ctrl_c() => {
-                interrupts += 1;
-                if interrupts == 1 {
-                    printer.lines(&[Line::info("Ctrl-C: stopping after this batch and saving a checkpoint (Ctrl-C again to quit without saving)")]);
+            interrupt = interrupts.recv() => {
+                if interrupt.first {
+                    printer.lines(&[report::stopping_on(interrupt.signal, Steer::FileOnly)]);
                     controller.send(Command::Stop);
                 } else {
-                    printer.lines(&[Line::warning("quitting without waiting for the checkpoint")]);
-                    return Ok(ExitCode::from(130));
+                    printer.lines(&[report::quitting_on(interrupt.signal, Steer::FileOnly)]);
+                    interrupts::exit_at_once(interrupt.signal);
                 }
             }
             Some(reload) = async {
@@ -93,9 +95,7 @@ impl Printer {
     }
 
     fn out(&self, line: &str) {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{line}");
-        let _ = stdout.flush();
+        interrupts::print_out(line);
     }
 
     /// Lines not tied to a worker event (notes, reloads): as text, or as `note` objects.
@@ -114,8 +114,8 @@ impl Printer {
     fn text(&self, line: &Line) {
         match line.level {
             Level::Info => self.out(&line.text),
-            Level::Warning => eprintln!("warning: {}", line.text),
-            Level::Error => eprintln!("alexnet-tui: {}", line.text),
+            Level::Warning => interrupts::print_err(&format!("warning: {}", line.text)),
+            Level::Error => interrupts::print_err(&format!("alexnet-tui: {}", line.text)),
         }
     }
 
@@ -162,7 +162,7 @@ impl Printer {
     fn download(&mut self, file: &str, bytes: u64, total: Option<u64>) {
         if !std::io::stderr().is_terminal() {
             if total.is_some_and(|t| bytes >= t) {
-                eprintln!("downloaded {file} ({bytes} bytes)");
+                interrupts::print_err(&format!("downloaded {file} ({bytes} bytes)"));
             }
             return;
         }

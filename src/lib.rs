@@ -9,7 +9,7 @@
 //! The layers, lowest first (`tests/layers.rs` checks that no module refers to one above it):
 //! - core: [`config`], [`data`], [`model`], [`precision`], [`train`], [`process`], [`files`]
 //! - shared by the front ends and commands: [`session`], [`watch`], [`report`], [`control`],
-//!   [`curves`], [`runs`]
+//!   [`curves`], [`runs`], [`interrupts`] (the async runtime and the signals that end a run)
 //! - front ends: [`tui`], [`headless`]; commands: [`bench`], [`inspect`], [`predict`], [`plot`],
 //!   [`catalog`] (none of these refers to another)
 //! - [`cli`], and `main.rs` on top.
@@ -28,6 +28,7 @@ pub mod train;
 // shared
 pub mod control;
 pub mod curves;
+pub mod interrupts;
 pub mod report;
 pub mod runs;
 pub mod session;

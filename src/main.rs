@@ -29,7 +29,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("alexnet-tui: {error}");
+            // Not `eprintln!`, which panics when the terminal is gone (after SIGHUP).
+            alexnet_tui::interrupts::print_err(&format!("alexnet-tui: {error}"));
             ExitCode::from(error.exit_code())
         }
     }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::config::{Config, ConfigDiff, ConfigError};
+use crate::interrupts::Signal;
 use crate::train::metrics::{BatchRecord, TestPoint, epoch_label};
 use crate::train::{Event, FinishReason, PauseReason, SaveFailure, SaveReason, SavedFile};
 
@@ -283,6 +284,45 @@ pub fn reload_lines(diff: &ConfigDiff) -> Vec<Line> {
 }
 
 /// An edit of config.toml that does not parse or validate.
+/// The name a person knows a signal by: headless, SIGINT is the Ctrl-C they typed; the
+/// dashboard reads Ctrl-C as a key, so a SIGINT there came from outside (`kill -INT`).
+fn signal_name(signal: Signal, steer: Steer) -> &'static str {
+    match (signal, steer) {
+        (Signal::Interrupt, Steer::FileOnly) => "Ctrl-C",
+        _ => signal.name(),
+    }
+}
+
+/// The first signal (Ctrl-C, SIGTERM, SIGHUP): the run stops after the batch in flight and
+/// saves a checkpoint, and the program then exits; a second signal would not wait.
+pub fn stopping_on(signal: Signal, steer: Steer) -> Line {
+    let name = signal_name(signal, steer);
+    let again = if name == "Ctrl-C" {
+        "Ctrl-C again"
+    } else {
+        "again"
+    };
+    Line::info(format!(
+        "{name}: stopping after this batch and saving a checkpoint ({again} to quit without saving)"
+    ))
+}
+
+/// A second signal: the program exits at once with 128 + the signal's number.
+pub fn quitting_on(signal: Signal, steer: Steer) -> Line {
+    Line::warning(format!(
+        "{} again: quitting without waiting for the checkpoint (exit status {})",
+        signal_name(signal, steer),
+        signal.exit_code()
+    ))
+}
+
+/// The dashboard could not draw (its terminal is gone): it saves and quits as on SIGHUP.
+pub fn terminal_lost(error: &str) -> Line {
+    Line::warning(format!(
+        "cannot draw ({error}): stopping after this batch, saving a checkpoint and quitting"
+    ))
+}
+
 pub fn rejected_reload(error: &ConfigError) -> Line {
     Line::error(format!(
         "config.toml not applied, keeping the old values: {error}"

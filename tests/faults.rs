@@ -2,7 +2,8 @@
 //! process, foreign files or a resume from an older checkpoint. Each scenario runs the built
 //! binary on tiny real runs (65x65 inputs, a few hundred images, real checkpoints, real
 //! processes), injects its fault, and counts what happened in a [`Row`]; the suite prints the
-//! table and fails on any row that did not hold.
+//! table and fails on any row that did not hold. SIGTERM, SIGHUP and nohup, headless and in the
+//! dashboard, are in `faults/signals.rs`.
 //!
 //! Races are forced, not left to luck: the binary has named fail points (tikv's `fail` crate,
 //! set through the FAILPOINTS environment variable) that hold a process at the step a race
@@ -14,6 +15,9 @@
 
 #[path = "faults/support.rs"]
 mod support;
+
+#[path = "faults/signals.rs"]
+mod signals;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -64,7 +68,7 @@ fn every_fault_is_survived_many_times() {
 
 fn suite(title: &str, scale: Scale) {
     let started = Instant::now();
-    let rows = vec![
+    let mut rows = vec![
         kill_nine(scale),
         racing_resumers(scale),
         racing_new_runs(scale),
@@ -73,6 +77,7 @@ fn suite(title: &str, scale: Scale) {
         opened_resume_is_held(),
         foreign_files(),
     ];
+    rows.extend(signals::rows());
     print_table(title, &rows, started.elapsed());
     let failed: Vec<&str> = rows
         .iter()

@@ -34,7 +34,15 @@ const LAYERS: &[(Layer, &[&str])] = &[
     ),
     (
         Layer::Shared,
-        &["session", "watch", "report", "control", "curves", "runs"],
+        &[
+            "session",
+            "watch",
+            "report",
+            "control",
+            "curves",
+            "runs",
+            "interrupts",
+        ],
     ),
     (Layer::FrontEnd, &["tui", "headless"]),
     (

@@ -494,6 +494,36 @@ fn ctrl_c_stops_saves_and_quits_without_asking() {
     assert_eq!(app.confirm, None);
 }
 
+/// SIGTERM (or SIGHUP) while training: stop, save and quit as Ctrl-C does, the message pane
+/// saying which signal; when idle, quit at once.
+#[test]
+fn a_signal_stops_saves_and_quits_like_ctrl_c() {
+    use alexnet_tui::interrupts::Signal;
+    let mut app = training_app();
+    let line = alexnet_tui::report::stopping_on(Signal::Terminate, Steer::Keys);
+    assert_eq!(
+        app.update(Msg::Interrupt(line)),
+        vec![Effect::Send(Command::Stop)]
+    );
+    assert_eq!(app.phase, Phase::Stopping);
+    assert!(
+        app.messages.iter().any(|message| message
+            .text
+            .starts_with("SIGTERM: stopping after this batch")),
+        "{:?}",
+        app.messages
+    );
+    assert_eq!(
+        app.update(worker(Event::Finished {
+            reason: FinishReason::Stopped
+        })),
+        vec![Effect::Quit]
+    );
+    let mut app = ready_app();
+    let line = alexnet_tui::report::stopping_on(Signal::Hangup, Steer::Keys);
+    assert!(app.update(Msg::Interrupt(line)).contains(&Effect::Quit));
+}
+
 #[test]
 fn a_worker_failure_is_shown_and_a_vanished_worker_too() {
     let mut app = training_app();

@@ -147,6 +147,9 @@ pub enum Msg {
     Resize(u16, u16),
     /// Once a second: the clock and process figures.
     Tick(ProcessStats),
+    /// A signal (SIGINT from outside, SIGTERM, SIGHUP) or a terminal that cannot be drawn on:
+    /// save and quit as Ctrl-C does; the line says why.
+    Interrupt(Line),
     /// `--compare`: draw this run (an id, a folder or "latest") behind the live one.
     Compare(String),
     /// The runs the picker lists, newest first, or why they could not be read.
@@ -369,6 +372,7 @@ impl App {
                 }
                 self.on_worker(*event)
             }
+            Msg::Interrupt(line) => self.interrupt(line),
             Msg::WorkerGone => {
                 if !matches!(self.phase, Phase::Finished(_) | Phase::Failed(_)) {
                     self.phase = Phase::Failed("the training worker ended unexpectedly".into());

@@ -1,17 +1,18 @@
 //! Everything the dashboard reacts to arrives as one [`Input`] on one channel: keys and resizes
 //! from crossterm's event stream, the worker's events, config reloads, a one-second tick with
-//! process figures, Ctrl-C / SIGTERM sent from outside the terminal, and the results of the
-//! overlay's file work ([`spawn_file_work`]).
+//! process figures, the signals of [`crate::interrupts`] (SIGINT from outside the terminal,
+//! SIGTERM, SIGHUP), and the results of the overlay's file work ([`spawn_file_work`]).
 
 use std::time::Duration;
 
-use crossterm::event::{EventStream, KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
+use crossterm::event::{EventStream, KeyEvent};
 use futures::StreamExt;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use std::path::PathBuf;
 
 use crate::config::Config;
+use crate::interrupts::{Interrupt, Interrupts};
 use crate::process::{ProcessSampler, ProcessStats};
 use crate::train::Event;
 use crate::tui::app::{Effect, Msg};
@@ -30,6 +31,8 @@ pub enum Input {
     Resize(u16, u16),
     /// Once a second: the clock and process figures.
     Tick(ProcessStats),
+    /// A signal: the first saves and quits (SIGHUP without drawing), a later one quits at once.
+    Interrupt(Interrupt),
     /// The answer to file work (listing runs, reading a run's metrics), as the app takes it.
     Done(Box<Msg>),
 }
@@ -68,6 +71,7 @@ pub fn spawn_sources(
     tx: UnboundedSender<Input>,
     mut worker_events: UnboundedReceiver<Event>,
     reloads: Option<UnboundedReceiver<Reload>>,
+    mut interrupts: Interrupts,
 ) {
     let keys = tx.clone();
     tokio::spawn(async move {
@@ -117,36 +121,11 @@ pub fn spawn_sources(
         }
     });
 
-    // Ctrl-C from outside the terminal (kill -INT) and SIGTERM: save and quit, like Ctrl-C typed.
+    // Signals from outside: Ctrl-C typed in the raw-mode terminal arrives as a key instead.
     tokio::spawn(async move {
-        let interrupt = KeyEvent {
-            code: KeyCode::Char('c'),
-            modifiers: KeyModifiers::CONTROL,
-            kind: KeyEventKind::Press,
-            state: KeyEventState::NONE,
-        };
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                return;
-            };
-            loop {
-                tokio::select! {
-                    _ = int.recv() => {},
-                    _ = term.recv() => {},
-                }
-                if tx.send(Input::Key(interrupt)).is_err() {
-                    break;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        while tokio::signal::ctrl_c().await.is_ok() {
-            if tx.send(Input::Key(interrupt)).is_err() {
+        loop {
+            let interrupt = interrupts.recv().await;
+            if tx.send(Input::Interrupt(interrupt)).is_err() {
                 break;
             }
         }

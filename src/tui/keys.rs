@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{Action, App, BodyView, Confirm, Effect, Phase, SideView};
 use super::overlay::{Picker, Row, RunRef};
-use crate::report::Level;
+use crate::report::{Level, Line};
 use crate::train::Command;
 
 impl App {
@@ -185,18 +185,7 @@ impl App {
                 }
             }
             Action::Interrupt => {
-                self.confirm = None;
-                if self.phase.is_running() {
-                    self.quit_when_finished = true;
-                    self.phase = Phase::Stopping;
-                    self.note(Level::Info, "Ctrl-C: saving a checkpoint, then quitting");
-                    vec![Effect::Send(Command::Stop)]
-                } else if self.phase == Phase::Stopping {
-                    self.quit_when_finished = true;
-                    Vec::new()
-                } else {
-                    self.quit_idle()
-                }
+                self.interrupt(Line::info("Ctrl-C: saving a checkpoint, then quitting"))
             }
             Action::Yes => match self.confirm.take() {
                 Some(confirm) if self.phase.is_running() => {
@@ -219,6 +208,23 @@ impl App {
     }
 
     /// Quitting when no training runs: a worker still waiting in Ready is told to stop.
+    /// Ctrl-C, or a signal: stop and save a checkpoint if training, then quit without asking.
+    /// `line` says so (while training).
+    pub(super) fn interrupt(&mut self, line: Line) -> Vec<Effect> {
+        self.confirm = None;
+        if self.phase.is_running() {
+            self.quit_when_finished = true;
+            self.phase = Phase::Stopping;
+            self.note(line.level, line.text);
+            vec![Effect::Send(Command::Stop)]
+        } else if self.phase == Phase::Stopping {
+            self.quit_when_finished = true;
+            Vec::new()
+        } else {
+            self.quit_idle()
+        }
+    }
+
     fn quit_idle(&mut self) -> Vec<Effect> {
         match self.phase {
             Phase::Ready | Phase::Preparing(_) => {

@@ -7,6 +7,11 @@
 //! and reading runs for the overlay on blocking threads), and redraws only when something
 //! changed, at most `ui.refresh_hz` times a second, so that the UI leaves the cores to the
 //! training.
+//!
+//! Signals ([`crate::interrupts`]: SIGINT from outside, SIGTERM, SIGHUP) save and quit as Ctrl-C
+//! does, and a second one quits at once. After SIGHUP (or a draw that fails) the terminal is
+//! gone: nothing more is drawn or printed (restoring it fails quietly), and nothing written to
+//! it may panic.
 
 pub mod app;
 pub mod event;
@@ -28,7 +33,8 @@ use ratatui::backend::{Backend, CrosstermBackend};
 use tokio::sync::mpsc::unbounded_channel;
 
 use crate::control::Controller;
-use crate::report::Steer;
+use crate::interrupts::{self, Interrupts, Signal};
+use crate::report::{self, Level, Line, Steer};
 use crate::session::{Error, Prepared};
 use crate::train::worker::WORKER_THREAD_NAME;
 use app::{App, Effect, Msg, Phase, Reloaded};
@@ -36,50 +42,125 @@ use event::Input;
 
 pub fn run(prepared: Prepared, autostart: bool) -> Result<ExitCode, Error> {
     install_panic_hook();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    let runtime = interrupts::runtime().map_err(Error::Failed)?;
+    // Listening from here on: a signal while the data loads saves nothing but quits cleanly.
+    let interrupts = {
+        let _inside = runtime.enter();
+        Interrupts::listen()
+    };
     enable_raw_mode().map_err(|e| Error::Failed(format!("cannot use this terminal: {e}")))?;
     if let Err(error) = execute!(stdout(), EnterAlternateScreen) {
         restore();
         return Err(Error::Failed(format!("cannot use this terminal: {error}")));
     }
-    let result = match Terminal::new(CrosstermBackend::new(stdout())) {
-        Ok(mut terminal) => runtime.block_on(event_loop(&mut terminal, prepared, autostart)),
-        Err(error) => Err(Error::Failed(format!("cannot use this terminal: {error}"))),
+    let ended = match Terminal::new(CrosstermBackend::new(stdout())) {
+        Ok(mut terminal) => {
+            let ended =
+                runtime.block_on(event_loop(&mut terminal, prepared, autostart, interrupts));
+            if ended.screen.is_gone() {
+                // Its drop would show the cursor and `eprintln!` the failure, which panics on a
+                // terminal that is gone.
+                std::mem::forget(terminal);
+            }
+            ended
+        }
+        Err(error) => {
+            restore();
+            return Err(Error::Failed(format!("cannot use this terminal: {error}")));
+        }
     };
+    // Restored in every case: after a SIGHUP sent by hand the terminal is still there, and on
+    // one that is gone restoring fails quietly. Nothing more is printed on a terminal that is
+    // gone: there is no one to read it.
     restore();
-    let app = result?;
-    // Say where things stand once the screen is back to normal.
+    let gone = ended.screen.is_gone();
+    if let Some(signal) = ended.at_once {
+        if !gone {
+            print_line(&report::quitting_on(signal, Steer::Keys));
+        }
+        interrupts::exit_at_once(signal);
+    }
+    if let Screen::Lost(error) = &ended.screen {
+        // The terminal stopped taking output without a SIGHUP: the run was saved all the same,
+        // and the status says something went wrong.
+        return Err(Error::Failed(format!("cannot draw: {error}")));
+    }
+    let app = &ended.app;
+    let mut code = ExitCode::SUCCESS;
     match &app.phase {
         Phase::Failed(message) => {
-            eprintln!("alexnet-tui: training failed: {message}");
-            Ok(ExitCode::FAILURE)
+            if !gone {
+                interrupts::print_err(&format!("alexnet-tui: training failed: {message}"));
+            }
+            code = ExitCode::FAILURE;
         }
+        _ if gone => {}
         _ => {
+            // Say where things stand once the screen is back to normal.
             // A dashboard quit before training started made no run folder.
             if let Some((run_id, run_dir)) = app
                 .info
                 .as_ref()
                 .and_then(|info| Some((info.run_id.as_ref()?, info.run_dir.as_ref()?)))
             {
-                println!("run {run_id} is in {}", run_dir.display());
+                interrupts::print_out(&format!("run {run_id} is in {}", run_dir.display()));
                 let curves = run_dir.join(crate::curves::CURVES_FILE);
                 if matches!(app.phase, Phase::Finished(_)) && curves.is_file() {
-                    println!("curves: {}", curves.display());
+                    interrupts::print_out(&format!("curves: {}", curves.display()));
                 }
             }
             if let Some(best) = app.best_test_accuracy() {
-                println!(
+                interrupts::print_out(&format!(
                     "best test accuracy {:.4} (epoch {})",
                     best.accuracy,
                     crate::train::metrics::epoch_label(best.position)
-                );
+                ));
             }
-            Ok(ExitCode::SUCCESS)
         }
     }
+    if let Some(summary) = &ended.unsaved {
+        // What was not kept is the last line, and the exit status says it went wrong.
+        if !gone {
+            interrupts::print_err(&format!("alexnet-tui: {summary}"));
+        }
+        code = ExitCode::FAILURE;
+    }
+    Ok(code)
+}
+
+fn print_line(line: &Line) {
+    match line.level {
+        Level::Info => interrupts::print_out(&line.text),
+        Level::Warning => interrupts::print_err(&format!("warning: {}", line.text)),
+        Level::Error => interrupts::print_err(&format!("alexnet-tui: {}", line.text)),
+    }
+}
+
+/// What became of the terminal during the event loop.
+#[derive(Debug)]
+enum Screen {
+    /// Drawn on to the end.
+    Kept,
+    /// SIGHUP: it is gone.
+    HungUp,
+    /// A draw failed (the message says why) and no SIGHUP came.
+    Lost(String),
+}
+
+impl Screen {
+    fn is_gone(&self) -> bool {
+        !matches!(self, Screen::Kept)
+    }
+}
+
+/// How the event loop ended.
+struct Ended {
+    app: App,
+    screen: Screen,
+    /// A second signal: exit at once with its status.
+    at_once: Option<Signal>,
+    /// What the run could not write (the controller's summary).
+    unsaved: Option<String>,
 }
 
 /// Leaves raw mode and the alternate screen; safe to call more than once.
@@ -105,7 +186,8 @@ async fn event_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     prepared: Prepared,
     autostart: bool,
-) -> Result<App, Error> {
+    interrupts: Interrupts,
+) -> Ended {
     let mut app = App::new(prepared.config.clone());
     if let Ok(size) = terminal.size() {
         app.update(Msg::Resize(size.width, size.height));
@@ -116,33 +198,51 @@ async fn event_loop<B: Backend>(
         app.note(line.level, line.text);
     }
     let (tx, mut rx) = unbounded_channel();
-    event::spawn_sources(tx.clone(), inputs.events, inputs.reloads);
+    event::spawn_sources(tx.clone(), inputs.events, inputs.reloads, interrupts);
     if let Some(name) = compare {
         for effect in app.update(Msg::Compare(name)) {
             event::spawn_file_work(effect, &app.config, &tx);
         }
     }
 
+    let mut screen = Screen::Kept;
     let mut last_draw: Option<Instant> = None;
     loop {
         let interval = app.frame_interval();
-        if app.dirty && last_draw.is_none_or(|at| at.elapsed() >= interval) {
-            terminal
-                .draw(|frame| ui::draw(&app, frame))
-                .map_err(|e| Error::Failed(format!("cannot draw: {e}")))?;
-            app.dirty = false;
-            last_draw = Some(Instant::now());
-        }
-        let input = if app.dirty {
-            let next = last_draw.map_or_else(Instant::now, |at| at + interval);
-            tokio::select! {
-                input = rx.recv() => input,
-                _ = tokio::time::sleep_until(next.into()) => continue,
+        let mut lost = None;
+        if app.dirty && !screen.is_gone() && last_draw.is_none_or(|at| at.elapsed() >= interval) {
+            match terminal.draw(|frame| ui::draw(&app, frame)) {
+                Ok(_) => {
+                    app.dirty = false;
+                    last_draw = Some(Instant::now());
+                }
+                Err(error) => {
+                    // The terminal is gone (a SIGHUP usually follows): save and quit as on
+                    // Ctrl-C, without drawing again.
+                    let text = error.to_string();
+                    lost = Some(report::terminal_lost(&text));
+                    screen = Screen::Lost(text);
+                }
             }
+        }
+        let input = if let Some(line) = lost {
+            Input::Done(Box::new(Msg::Interrupt(line)))
         } else {
-            rx.recv().await
+            let next = if app.dirty && !screen.is_gone() {
+                last_draw.map(|at| at + interval)
+            } else {
+                None
+            };
+            let input = match next {
+                Some(next) => tokio::select! {
+                    input = rx.recv() => input,
+                    _ = tokio::time::sleep_until(next.into()) => continue,
+                },
+                None => rx.recv().await,
+            };
+            let Some(input) = input else { break };
+            input
         };
-        let Some(input) = input else { break };
         let msg = match input {
             Input::Key(key) => Msg::Key(key),
             Input::Worker(event) => {
@@ -160,6 +260,20 @@ async fn event_loop<B: Backend>(
             }
             Input::Resize(columns, rows) => Msg::Resize(columns, rows),
             Input::Tick(stats) => Msg::Tick(stats),
+            Input::Interrupt(interrupt) if !interrupt.first => {
+                return Ended {
+                    app,
+                    screen,
+                    at_once: Some(interrupt.signal),
+                    unsaved: None,
+                };
+            }
+            Input::Interrupt(interrupt) => {
+                if interrupt.signal == Signal::Hangup {
+                    screen = Screen::HungUp;
+                }
+                Msg::Interrupt(report::stopping_on(interrupt.signal, Steer::Keys))
+            }
             Input::Done(msg) => *msg,
         };
         let mut quit = false;
@@ -176,5 +290,10 @@ async fn event_loop<B: Backend>(
     }
     // Every way out has told the worker to stop (or it has finished).
     controller.join_within(std::time::Duration::from_secs(10));
-    Ok(app)
+    Ended {
+        app,
+        screen,
+        at_once: None,
+        unsaved: controller.unsaved_summary(),
+    }
 }
