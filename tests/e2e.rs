@@ -275,7 +275,12 @@ fn the_compact_dashboard_at_100x30() {
 fn headless_ctrl_c_saves_a_checkpoint_and_exits_cleanly() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("config.toml"), CONFIG).expect("write config");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_alexnet-tui"))
+    // SIGINT at its default, whoever started the tests: a shell's `make test &` starts them with
+    // SIGINT ignored, which the program rightly keeps ignored (as nohup's SIGHUP). `env` execs
+    // the program in its own process, so the pid is the program's.
+    let child = std::process::Command::new("env")
+        .arg("--default-signal=INT")
+        .arg(env!("CARGO_BIN_EXE_alexnet-tui"))
         .args(["train", "--headless", "--config", "config.toml"])
         .current_dir(dir.path())
         .stdout(std::process::Stdio::piped())
