@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use alexnet_tui::config::Config;
+use alexnet_tui::config::{Config, Precision};
 use alexnet_tui::data::batcher::{self, Transform};
 use alexnet_tui::data::fashion_mnist::{self, CLASS_NAMES, Dataset, FASHION_MNIST, Locations};
 use alexnet_tui::model::{AlexNetConfig, Compute};
@@ -32,11 +32,14 @@ fn data() -> Dataset {
 }
 
 /// A checkpoint of a freshly initialised model that normalizes its inputs, so that both steps of
-/// the checkpoint's own preprocessing (resize and normalize) are exercised.
+/// the checkpoint's own preprocessing (resize and normalize) are exercised. Its run computed in
+/// f32, which `predict` then uses: the expected values are an f32 forward pass (the fast
+/// profile's "auto" would make `predict` compute in bf16 on a CPU with native bf16).
 fn write_checkpoint(dir: &Path, meta_resize: usize, weights_resize: usize) -> PathBuf {
     let mut config = Config::default();
     config.model.resize = meta_resize;
     config.training.normalize = true;
+    config.training.precision = Precision::F32;
     let device = alexnet_tui::train::runtime::cpu().autodiff();
     device.seed(11);
     let model = AlexNetConfig {
@@ -205,6 +208,7 @@ fn png_gets_the_probabilities_of_evaluation(
     ));
     assert_eq!(report["resize"], resize);
     assert_eq!(report["normalize"], true);
+    assert_eq!(report["precision"], "f32", "{}", report["precision_reason"]);
     let predictions = report["predictions"].as_array().expect("predictions");
     assert_eq!(predictions.len(), images);
     for (index, prediction) in predictions.iter().enumerate() {
