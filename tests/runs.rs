@@ -665,7 +665,8 @@ fn bad_names_and_unreadable_runs_are_one_line_and_a_failure() {
             let text = stdout(&listing);
             assert!(listing.status.success(), "{}", stderr(&listing));
             assert!(
-                text.contains("20261202-113000: damaged: cannot read"),
+                text.contains("20261202-113000: damaged: ")
+                    && text.contains("20261202-113000/run.json: cannot read: Permission denied"),
                 "{text}"
             );
             assert!(

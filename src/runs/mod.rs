@@ -176,11 +176,13 @@ impl RunsError {
 }
 
 /// Whether `dir` is a run folder: it has a run record, a metrics.csv, a checkpoints folder or a
-/// lock. Other folders next to the runs (an editor's, a copy of the data) are none.
+/// lock. Other folders next to the runs (an editor's, a copy of the data) are none. A folder that
+/// cannot be looked into (no permission) counts as one, so that it is listed as damaged and named
+/// with the reason instead of vanishing from the list.
 pub fn is_run(dir: &Path) -> bool {
     [RECORD_FILE, METRICS_FILE, CHECKPOINTS_DIR, lock::LOCK_FILE]
         .iter()
-        .any(|name| dir.join(name).exists())
+        .any(|name| dir.join(name).try_exists().unwrap_or(true))
 }
 
 /// Every run under `root`, newest first. Fails only when `root` itself cannot be read; a run that
