@@ -16,8 +16,9 @@ run:
 		cargo build --release; \
 	fi && cargo run --quiet --release -- $(ARGS)
 
+# --no-fail-fast: a failing test binary does not stop the ones after it from running.
 test:
-	@$(SETUP) cargo test --release -- $(TEST_ARGS)
+	@$(SETUP) cargo test --release --no-fail-fast -- $(TEST_ARGS)
 
 build:
 	@$(SETUP) cargo build --release

@@ -184,33 +184,62 @@ mod tests {
         assert_eq!(fs::read(&path).expect("read"), b"epoch,loss\n");
     }
 
+    /// What the integration tests use to make failures real, and the one way to skip.
+    #[allow(dead_code)] // this file uses a part of it
+    mod skip {
+        include!("../tests/common/skip.rs");
+    }
+
+    /// As root (as in CI and containers) permission bits refuse nothing, so the refusal is a
+    /// read-only file system (a tmpfs mounted `ro`), which answers EROFS; anyone else gets a
+    /// folder without write permission, which answers EACCES.
     #[cfg(unix)]
     #[test]
     fn a_read_only_folder_refuses_the_write_and_keeps_nothing() {
         use std::os::unix::fs::PermissionsExt;
 
+        if skip::is_root() {
+            let disk = match skip::Tmpfs::mount("ro,size=1m") {
+                Ok(disk) => disk,
+                Err(why) => return skip::skip("a write to a read-only file system", &why),
+            };
+            let error = write_bytes_atomic(&disk.path().join("out.json"), b"{}")
+                .expect_err("the file system is read-only");
+            assert_eq!(error.kind(), io::ErrorKind::ReadOnlyFilesystem, "{error}");
+            assert!(
+                names_in(disk.path()).is_empty(),
+                "left {:?}",
+                names_in(disk.path())
+            );
+            return;
+        }
         let folder = tempfile::tempdir().expect("temp dir");
         let locked = folder.path().join("locked");
         fs::create_dir(&locked).expect("create folder");
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o555)).expect("lock folder");
-
-        // Root (as in CI and containers) writes through any permission bits, so the refusal can
-        // only be checked when the folder really refuses a plain write.
-        let probe = locked.join("probe");
-        let folder_refuses = fs::write(&probe, b"").is_err();
-        let _ = fs::remove_file(&probe);
-
         let result = write_bytes_atomic(&locked.join("out.json"), b"{}");
-        if folder_refuses {
-            let error = result.expect_err("the folder is read-only");
-            assert_eq!(error.kind(), io::ErrorKind::PermissionDenied);
-            assert!(names_in(&locked).is_empty(), "left {:?}", names_in(&locked));
-        } else {
-            result.expect("root may write anyway");
-            assert_eq!(names_in(&locked), ["out.json"]);
-        }
         // Unlocked again so the temporary folder can be deleted.
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).expect("unlock folder");
+        let error = result.expect_err("the folder is read-only");
+        assert_eq!(error.kind(), io::ErrorKind::PermissionDenied, "{error}");
+        assert!(names_in(&locked).is_empty(), "left {:?}", names_in(&locked));
+    }
+
+    /// A full disk (a tmpfs of 64 KiB, as root; elsewhere skipped) refuses a bigger file with
+    /// ENOSPC, and the old file stays whole with no temporary beside it.
+    #[cfg(unix)]
+    #[test]
+    fn a_full_disk_refuses_the_write_and_keeps_the_old_file() {
+        let disk = match skip::Tmpfs::mount("size=64k") {
+            Ok(disk) => disk,
+            Err(why) => return skip::skip("a write to a full file system", &why),
+        };
+        let path = disk.path().join("checkpoint.bin");
+        write_bytes_atomic(&path, b"good weights").expect("a small file fits");
+        let error = write_bytes_atomic(&path, &vec![7u8; 1 << 20]).expect_err("1 MiB does not fit");
+        assert_eq!(error.kind(), io::ErrorKind::StorageFull, "{error}");
+        assert_eq!(fs::read(&path).expect("read"), b"good weights");
+        assert_eq!(names_in(disk.path()), ["checkpoint.bin"]);
     }
 
     #[test]

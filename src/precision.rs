@@ -7,6 +7,10 @@
 //! at start-up): on the CPU, the `avx512_bf16` or `amx_bf16` flags; on CUDA, compute capability
 //! 8.0 or above. Without them bf16 is emulated and far slower than f32 (a bf16 matrix product ran
 //! at 0.3 GFLOP/s on an AVX2-only CPU against over 100 for f32).
+//!
+//! [`NATIVE_BF16_VARIABLE`] (`ALEXNET_TUI_NATIVE_BF16=1` or `0`) overrides the CPU's flags, so
+//! that the path "auto" takes on a native-bf16 CPU can be checked on one without (emulated and
+//! slow), and the other way round. The reason shown says when the variable decided.
 
 pub use crate::config::Precision;
 pub use crate::model::Compute;
@@ -44,10 +48,40 @@ pub fn cpu_bf16_flags(cpuinfo: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// This CPU's answer, from `/proc/cpuinfo` (no file, as off Linux: no native bf16 known).
+/// The environment variable that overrides the CPU's answer: `1` says it has native bf16, `0`
+/// that it has not, whatever its flags say; any other value is ignored (and the reason says so).
+pub const NATIVE_BF16_VARIABLE: &str = "ALEXNET_TUI_NATIVE_BF16";
+
+/// This CPU's answer: [`NATIVE_BF16_VARIABLE`] if set, else `/proc/cpuinfo` (no file, as off
+/// Linux: no native bf16 known).
 pub fn cpu_native_bf16() -> NativeBf16 {
     let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    cpu_native_bf16_from(&text)
+    let variable = std::env::var(NATIVE_BF16_VARIABLE).ok();
+    cpu_native_bf16_overridden(variable.as_deref(), &text)
+}
+
+/// The CPU's answer from its `/proc/cpuinfo` text, unless `variable` (the value of
+/// [`NATIVE_BF16_VARIABLE`], if set) decides.
+pub fn cpu_native_bf16_overridden(variable: Option<&str>, cpuinfo: &str) -> NativeBf16 {
+    match variable.map(str::trim) {
+        None => cpu_native_bf16_from(cpuinfo),
+        Some("1") => NativeBf16 {
+            native: true,
+            evidence: format!("{NATIVE_BF16_VARIABLE}=1 says this CPU has native bf16"),
+        },
+        Some("0") => NativeBf16 {
+            native: false,
+            evidence: format!("{NATIVE_BF16_VARIABLE}=0 says this CPU has no native bf16"),
+        },
+        Some(other) => {
+            let mut answer = cpu_native_bf16_from(cpuinfo);
+            answer.evidence = format!(
+                "{}; {NATIVE_BF16_VARIABLE}={other:?} ignored (1 or 0)",
+                answer.evidence
+            );
+            answer
+        }
+    }
 }
 
 pub fn cpu_native_bf16_from(cpuinfo: &str) -> NativeBf16 {
@@ -203,5 +237,51 @@ mod tests {
         );
         assert_eq!(plain.compute, Compute::F32);
         assert_eq!(plain.reason, "training.precision = \"f32\"");
+    }
+
+    #[test]
+    fn the_variable_overrides_the_flags_and_the_reason_names_it() {
+        let forced_on = resolve(
+            Precision::Auto,
+            "training.precision",
+            &cpu_native_bf16_overridden(Some("1"), AVX2),
+        );
+        assert_eq!(forced_on.compute, Compute::Bf16);
+        assert_eq!(
+            forced_on.reason,
+            "auto: ALEXNET_TUI_NATIVE_BF16=1 says this CPU has native bf16"
+        );
+        let forced_off = resolve(
+            Precision::Auto,
+            "training.precision",
+            &cpu_native_bf16_overridden(Some("0"), BF16),
+        );
+        assert_eq!(forced_off.compute, Compute::F32);
+        assert_eq!(
+            forced_off.reason,
+            "auto: ALEXNET_TUI_NATIVE_BF16=0 says this CPU has no native bf16"
+        );
+        // bf16 set by hand on a CPU the variable declares without it: emulated, and why.
+        let by_hand = resolve(
+            Precision::Bf16,
+            "--precision",
+            &cpu_native_bf16_overridden(Some("0"), BF16),
+        );
+        assert_eq!(by_hand.compute, Compute::Bf16);
+        assert_eq!(
+            by_hand.reason,
+            "--precision = \"bf16\", though ALEXNET_TUI_NATIVE_BF16=0 says this CPU has no native bf16: emulated, slow"
+        );
+        // Unset: the flags decide; another value: the flags decide and the reason says so.
+        assert_eq!(
+            cpu_native_bf16_overridden(None, BF16),
+            cpu_native_bf16_from(BF16)
+        );
+        let odd = cpu_native_bf16_overridden(Some("yes"), AVX2);
+        assert!(!odd.native);
+        assert_eq!(
+            odd.evidence,
+            "this CPU has no native bf16 (no avx512_bf16/amx_bf16); ALEXNET_TUI_NATIVE_BF16=\"yes\" ignored (1 or 0)"
+        );
     }
 }

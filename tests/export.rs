@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use alexnet_tui::config::Config;
+use alexnet_tui::config::{Config, Precision};
 use alexnet_tui::data::batcher::{self, Transform};
 use alexnet_tui::data::fashion_mnist::{self, FASHION_MNIST, Locations};
 use alexnet_tui::model::AlexNetConfig;
@@ -38,10 +38,13 @@ fn torch_python() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
+/// A checkpoint of a freshly initialised model whose run computed in f32, as the PyTorch side
+/// does (the fast profile's "auto" would be bf16 on a CPU with native bf16).
 fn write_checkpoint(dir: &Path, resize: usize) -> (PathBuf, Config) {
     let mut config = Config::default();
     config.model.resize = resize;
     config.training.normalize = false;
+    config.training.precision = Precision::F32;
     let device = alexnet_tui::train::runtime::cpu().autodiff();
     device.seed(3);
     let model = AlexNetConfig {

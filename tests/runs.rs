@@ -10,6 +10,9 @@ use alexnet_tui::config::{Change, Config};
 use alexnet_tui::train::lock::{LOCK_FILE, Owner};
 use alexnet_tui::train::record::{EndReason, Parent, RunRecord, TestMark};
 
+mod common;
+use common::skip;
+
 const BIN: &str = env!("CARGO_BIN_EXE_alexnet-tui");
 
 /// metrics.csv's header, as `train::metrics::MetricsRow::COLUMNS` writes it.
@@ -651,32 +654,47 @@ fn bad_names_and_unreadable_runs_are_one_line_and_a_failure() {
         &["cannot list the runs"],
     );
 
-    // A run folder this user cannot read: damaged in the list, an error to compare.
+    // A run folder this user cannot read: damaged in the list, an error to compare. Root (as in
+    // CI) reads through permission bits, so the commands run without that power
+    // (`common::skip::bound_by_permissions`): the folder really is unreadable to them.
     let locked = root.path().join("20261202-113000");
     let mode = |mode| {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(mode)).expect("chmod");
     };
+    let bound = |args: &[&str]| {
+        skip::bound_by_permissions(BIN)
+            .args(args)
+            .current_dir(at)
+            .output()
+            .expect("run alexnet-tui")
+    };
     mode(0o000);
-    let readable_anyway = std::fs::read_dir(&locked).is_ok();
-    if !readable_anyway {
-        let listing = alexnet(&["runs", "--dir", &dir], at);
-        let text = stdout(&listing);
-        assert!(listing.status.success());
-        assert!(text.contains("20261202-113000: damaged: "), "{text}");
-        assert!(
-            text.contains("20261101-090000"),
-            "the others still listed: {text}"
-        );
-        one_line_error(
-            &alexnet(&["compare", "20261202-113000", "latest", "--dir", &dir], at),
-            1,
-            &["20261202-113000", "cannot read"],
-        );
+    match skip::unreadable_when_bound(&locked) {
+        Ok(true) => {
+            let listing = bound(&["runs", "--dir", &dir]);
+            let text = stdout(&listing);
+            assert!(listing.status.success(), "{}", stderr(&listing));
+            assert!(
+                text.contains("20261202-113000: damaged: ")
+                    && text.contains("20261202-113000/run.json: cannot read: Permission denied"),
+                "{text}"
+            );
+            assert!(
+                text.contains("20261101-090000"),
+                "the others still listed: {text}"
+            );
+            one_line_error(
+                &bound(&["compare", "20261202-113000", "latest", "--dir", &dir]),
+                1,
+                &["20261202-113000", "cannot read", "Permission denied"],
+            );
+        }
+        Ok(false) => skip::skip(
+            "an unreadable run folder",
+            "a folder with mode 000 is readable to the commands here",
+        ),
+        Err(why) => skip::skip("an unreadable run folder", &why),
     }
     mode(0o755);
-    // As root every folder reads: the case cannot be made here.
-    if readable_anyway {
-        eprintln!("unreadable run folder not checked: this user reads every folder");
-    }
 }

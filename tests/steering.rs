@@ -3,8 +3,8 @@
 //! mounts) is retried after pruning, then reported, pausing the run, never passed over.
 //!
 //! Needs the real data and libtorch, like tests/training.rs; the full-disk tests mount a tmpfs
-//! and so need root (as CI and the README's test command run here); elsewhere they say so and
-//! return.
+//! and so need root (as CI and the README's test command run here); elsewhere they fail unless
+//! `ALEXNET_TUI_ALLOW_SKIP=1` lets them pass unchecked (see tests/common/skip.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -17,6 +17,7 @@ use alexnet_tui::train::snapshot::Moment;
 use alexnet_tui::train::{Command, Event, PauseReason, SaveReason};
 
 mod common;
+use common::skip::{self, Tmpfs};
 use common::{MINUTE, serial, small_config, start, until};
 
 /// A config in which every live setting differs from `base`'s, with values a run accepts.
@@ -130,35 +131,6 @@ fn every_front_end_key_takes_effect_through_the_controller() {
     }
 }
 
-/// A tmpfs of `bytes` at a fresh folder, unmounted when dropped; `None` where mounting is not
-/// allowed (not root, or no mount namespace rights).
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(bytes: u64) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().ok()?;
-        let status = Process::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}")])
-            .arg("tmpfs")
-            .arg(dir.path())
-            .status()
-            .ok()?;
-        status.success().then_some(SmallDisk { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Process::new("umount").arg(self.dir.path()).status();
-    }
-}
-
 /// The size of one checkpoint of `config`'s model with SGD momentum, measured.
 fn checkpoint_bytes(config: &Config) -> u64 {
     let scratch = tempfile::tempdir().expect("temp dir");
@@ -190,13 +162,17 @@ fn tiny_epochs(runs: &Path) -> Config {
 }
 
 /// A tmpfs with room for `room` checkpoints of the tiny run, that run's three-epoch config on
-/// it, and the size of one checkpoint; `None` (said on stderr) where no tmpfs can be mounted.
-fn small_disk(room: f64) -> Option<(SmallDisk, Config, u64)> {
+/// it, and the size of one checkpoint; `None` where no tmpfs can be mounted, which fails the
+/// test unless skipping is allowed (`common::skip`).
+fn small_disk(room: f64) -> Option<(Tmpfs, Config, u64)> {
     let probe = tempfile::tempdir().expect("temp dir");
     let size = checkpoint_bytes(&tiny_epochs(probe.path()));
-    let Some(disk) = SmallDisk::mount((size as f64 * room) as u64) else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-        return None;
+    let disk = match Tmpfs::mount(&format!("size={}", (size as f64 * room) as u64)) {
+        Ok(disk) => disk,
+        Err(why) => {
+            skip::skip("a full disk", &why);
+            return None;
+        }
     };
     let mut config = tiny_epochs(disk.path());
     config.training.epochs = 3.0;

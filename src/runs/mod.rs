@@ -210,7 +210,7 @@ pub fn list(root: &Path) -> Result<Vec<RunSummary>, RunsError> {
     let mut runs: Vec<RunSummary> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .filter(|path| path.is_dir() && is_run(path))
+        .filter(|path| path.is_dir() && is_run_or_unreadable(path))
         .map(|path| summarize(&path))
         .collect();
     sort_newest_first(&mut runs);
@@ -222,6 +222,14 @@ fn sort_newest_first(runs: &mut [RunSummary]) {
         let key = |run: &RunSummary| run.started.as_deref().and_then(words::parse_timestamp);
         key(b).cmp(&key(a)).then_with(|| b.id.cmp(&a.id))
     });
+}
+
+/// A folder the runs commands take: a run ([`is_run`]), or a folder this user may not look into,
+/// which may be one: it is listed as damaged with the reason instead of vanishing from the list.
+fn is_run_or_unreadable(dir: &Path) -> bool {
+    is_run(dir)
+        || std::fs::read_dir(dir)
+            .is_err_and(|error| error.kind() == std::io::ErrorKind::PermissionDenied)
 }
 
 /// What the run folder `dir` holds and how it stands.
@@ -331,7 +339,7 @@ pub fn resolve(root: &Path, name: &str) -> Result<PathBuf, RunsError> {
     };
     for candidate in &candidates {
         if candidate.is_dir() {
-            return if is_run(candidate) {
+            return if is_run_or_unreadable(candidate) {
                 Ok(candidate.clone())
             } else {
                 Err(RunsError::NotARun(candidate.clone()))
@@ -342,7 +350,7 @@ pub fn resolve(root: &Path, name: &str) -> Result<PathBuf, RunsError> {
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
-                .filter(|entry| entry.path().is_dir() && is_run(&entry.path()))
+                .filter(|entry| entry.path().is_dir() && is_run_or_unreadable(&entry.path()))
                 .map(|entry| entry.file_name().to_string_lossy().into_owned())
                 .collect()
         })

@@ -3,16 +3,22 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod skip;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use alexnet_tui::config::Config;
+use alexnet_tui::config::{Config, Precision};
 use alexnet_tui::train::Event;
 use alexnet_tui::train::checkpoint::Checkpoint;
 use alexnet_tui::train::worker::{self, WorkerHandle, WorkerOptions};
 
+/// The fast profile's recipe, small, in f32: these tests compare numbers (a resumed run's losses
+/// with an uninterrupted one's, thresholds measured in f32), and the profile's "auto" would
+/// compute in bf16 on a CPU with native bf16. A test of the bf16 path sets bf16.
 pub fn small_config(runs: &Path) -> Config {
     let mut config = Config::default();
+    config.training.precision = Precision::F32;
     config.model.resize = 65;
     config.data.train_limit = 640;
     config.data.test_limit = 200;
