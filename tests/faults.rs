@@ -19,6 +19,10 @@ mod support;
 #[path = "faults/signals.rs"]
 mod signals;
 
+#[allow(dead_code)] // the suite uses its tmpfs and the skip rule only
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -61,7 +65,7 @@ fn every_fault_is_survived() {
 }
 
 #[test]
-#[ignore = "the soak: about 15 minutes; run with --ignored"]
+#[ignore = "the soak: about 16 minutes; run with --ignored --nocapture"]
 fn every_fault_is_survived_many_times() {
     suite("fault-injection soak", SOAK);
 }
@@ -76,6 +80,7 @@ fn suite(title: &str, scale: Scale) {
         record_lost(),
         opened_resume_is_held(),
         foreign_files(),
+        disk_full(),
     ];
     rows.extend(signals::rows());
     print_table(title, &rows, started.elapsed());
@@ -760,5 +765,77 @@ fn foreign_files() -> Row {
         .filter(|path| path != &stray)
         .count();
     row.injected(problems, 0, broken);
+    row
+}
+
+/// A disk that fills at a save (a small tmpfs, partly taken by another file, so that pruning this
+/// run's own checkpoints cannot make room): the run ends loudly, naming the newest checkpoint it
+/// kept, and nothing it saved is damaged or deleted.
+fn disk_full() -> Row {
+    let mut row = Row::new(
+        "disk full",
+        "a tmpfs with room for 1.5 checkpoints besides another file; a save at the second epoch end",
+        "no checkpoint corrupt; exit 1 naming the newest kept checkpoint; nothing the keep rule spares deleted",
+    );
+    // One checkpoint's size, measured on a one-epoch run.
+    let probe = Place::new(&tiny_config(1.0, 1));
+    let (status, _, stderr) = finish(probe.headless(&[]), 5 * MINUTE);
+    assert!(status.success(), "{stderr}");
+    let size = checkpoints(&probe.only_run())
+        .first()
+        .and_then(|path| std::fs::metadata(path).ok())
+        .map(|meta| meta.len())
+        .expect("a checkpoint");
+    let disk = match skip::Tmpfs::mount(&format!("size={}", size * 5 / 2)) {
+        Ok(disk) => disk,
+        Err(why) => {
+            skip::skip("disk full", &why);
+            row.skipped = Some(why);
+            return row;
+        }
+    };
+    std::fs::write(
+        disk.path().join("someone-elses-file"),
+        vec![0u8; size as usize],
+    )
+    .expect("filler");
+    let runs = disk.path().join("runs").display().to_string();
+    let place =
+        Place::new(&tiny_config(3.0, 2).replace("dir = \"runs\"", &format!("dir = {runs:?}")));
+    let (status, _, stderr) = finish(place.headless(&[]), 5 * MINUTE);
+    let run = std::fs::read_dir(disk.path().join("runs"))
+        .expect("runs folder")
+        .flatten()
+        .map(|entry| entry.path())
+        .next()
+        .expect("a run folder");
+    let kept = checkpoints(&run);
+    let mut problems = Vec::new();
+    if status.code() != Some(1) {
+        problems.push(format!("exit {status}, not 1"));
+    }
+    let last = stderr.lines().last().unwrap_or_default();
+    let newest = kept
+        .last()
+        .and_then(|path| path.file_name())
+        .map(|name| name.to_string_lossy().to_string());
+    match &newest {
+        Some(name) if last.contains(name.as_str()) => {}
+        _ => problems.push(format!(
+            "the last line does not name the kept checkpoint {newest:?}: {last:?}"
+        )),
+    }
+    if kept.len() != 1 {
+        problems.push(format!(
+            "{} checkpoints kept, not the first epoch's: {kept:?}",
+            kept.len()
+        ));
+    }
+    let lost = support::record(&run)
+        .progress
+        .step
+        .saturating_sub(newest_saved_step(&run));
+    let broken = corrupted(&run);
+    row.injected(problems, lost, broken.len());
     row
 }

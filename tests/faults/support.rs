@@ -206,6 +206,8 @@ pub struct Row {
     pub steps_lost_max: u64,
     pub corrupted: usize,
     pub problems: Vec<String>,
+    /// Why it was not run here (only with ALEXNET_TUI_ALLOW_SKIP=1, see tests/common/skip.rs).
+    pub skipped: Option<String>,
 }
 
 impl Row {
@@ -219,6 +221,7 @@ impl Row {
             steps_lost_max: 0,
             corrupted: 0,
             problems: Vec::new(),
+            skipped: None,
         }
     }
 
@@ -234,7 +237,8 @@ impl Row {
     }
 
     pub fn ok(&self) -> bool {
-        self.injected > 0 && self.survived == self.injected && self.corrupted == 0
+        self.skipped.is_some()
+            || (self.injected > 0 && self.survived == self.injected && self.corrupted == 0)
     }
 }
 
@@ -257,6 +261,11 @@ pub fn print_table(title: &str, rows: &[Row], took: Duration) {
             row.steps_lost_max,
             row.corrupted
         ));
+    }
+    for row in rows {
+        if let Some(why) = &row.skipped {
+            text.push_str(&format!("SKIPPED {}: {why}\n", row.fault));
+        }
     }
     for row in rows.iter().filter(|row| !row.ok()) {
         for problem in &row.problems {
