@@ -222,10 +222,7 @@ fn kill_nine(scale: Scale) -> Row {
     let config = kill_config(epochs);
 
     // The uninterrupted run.
-    let reference = Place::new(&config);
-    let (status, _, stderr) = finish(reference.headless(&[]), 5 * MINUTE);
-    assert!(status.success(), "the reference run failed: {stderr}");
-    let reference_run = reference.only_run();
+    let (_reference, reference_run) = finished_run(&config);
     let reference_weights = final_weights(&reference_run);
     let reference_metrics = untimed_metrics(&reference_run);
 
@@ -377,6 +374,15 @@ fn kill_nine(scale: Scale) -> Row {
     row
 }
 
+/// A run of `config` trained to its end in a place of its own, and its folder.
+fn finished_run(config: &str) -> (Place, PathBuf) {
+    let place = Place::new(config);
+    let (status, _, stderr) = finish(place.headless(&[]), 5 * MINUTE);
+    assert!(status.success(), "the run failed: {stderr}");
+    let run = place.only_run();
+    (place, run)
+}
+
 /// A crashed run (its owner killed): what `--resume latest` finds.
 fn crashed_run(place: &Place) -> PathBuf {
     let mut child = place.headless(&["--json"]);
@@ -520,10 +526,7 @@ fn older_checkpoint() -> Row {
         "--resume of a run's first of three checkpoints, with fewer epochs and keep_at_end = 1",
         "later files untouched; exit 2 naming the newest checkpoint",
     );
-    let place = Place::new(&tiny_config(3.0, 3));
-    let (status, _, stderr) = finish(place.headless(&[]), 5 * MINUTE);
-    assert!(status.success(), "{stderr}");
-    let run = place.only_run();
+    let (place, run) = finished_run(&tiny_config(3.0, 3));
     let saved = checkpoints(&run);
     assert_eq!(saved.len(), 3, "{saved:?}");
     let before = files_of(&run);
@@ -566,10 +569,7 @@ fn record_lost() -> Row {
         "run.json deleted, the run resumed and ended with keep_at_end = 1",
         "the best checkpoint by test accuracy kept, whoever recorded it",
     );
-    let place = Place::new(&tiny_config(3.0, 10));
-    let (status, _, stderr) = finish(place.headless(&[]), 5 * MINUTE);
-    assert!(status.success(), "{stderr}");
-    let run = place.only_run();
+    let (place, run) = finished_run(&tiny_config(3.0, 10));
     let saved = checkpoints(&run);
     assert_eq!(saved.len(), 3, "{saved:?}");
     // The first epoch's weights, made the best by far.
@@ -608,10 +608,7 @@ fn opened_resume_is_held() -> Row {
         "runs clean --yes of a run opened for resuming, before it starts training",
         "nothing of the run deleted; runs says it is opened",
     );
-    let place = Place::new(&tiny_config(1.0, 3));
-    let (status, _, stderr) = finish(place.headless(&[]), 5 * MINUTE);
-    assert!(status.success(), "{stderr}");
-    let run = place.only_run();
+    let (place, run) = finished_run(&tiny_config(1.0, 3));
     let run_id = run.file_name().expect("id").to_string_lossy().to_string();
     // Absolute paths: this process does not run in the place's folder.
     let runs = place.runs().display().to_string();
@@ -686,16 +683,10 @@ fn foreign_files() -> Row {
         "nothing of theirs counted, deleted or resumed",
     );
     // A run of ours elsewhere, linked in; made first, so it is the oldest.
-    let elsewhere = Place::new(&tiny_config(1.0, 3));
-    let (status, _, stderr) = finish(elsewhere.headless(&[]), 5 * MINUTE);
-    assert!(status.success(), "{stderr}");
-    let linked_target = elsewhere.only_run();
+    let (elsewhere, linked_target) = finished_run(&tiny_config(1.0, 3));
     let linked_files = files_of(&linked_target);
 
-    let place = Place::new(&tiny_config(1.0, 3));
-    let (status, _, stderr) = finish(place.headless(&[]), 5 * MINUTE);
-    assert!(status.success(), "{stderr}");
-    let ours = place.only_run();
+    let (place, ours) = finished_run(&tiny_config(1.0, 3));
     let runs = place.runs();
     let lightning = runs.join("version_0");
     std::fs::create_dir_all(lightning.join("checkpoints")).expect("mkdir");
@@ -778,10 +769,8 @@ fn disk_full() -> Row {
         "no checkpoint corrupt; exit 1 naming the newest kept checkpoint; nothing the keep rule spares deleted",
     );
     // One checkpoint's size, measured on a one-epoch run.
-    let probe = Place::new(&tiny_config(1.0, 1));
-    let (status, _, stderr) = finish(probe.headless(&[]), 5 * MINUTE);
-    assert!(status.success(), "{stderr}");
-    let size = checkpoints(&probe.only_run())
+    let (_probe, probe_run) = finished_run(&tiny_config(1.0, 1));
+    let size = checkpoints(&probe_run)
         .first()
         .and_then(|path| std::fs::metadata(path).ok())
         .map(|meta| meta.len())
