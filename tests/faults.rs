@@ -683,7 +683,7 @@ fn foreign_files() -> Row {
         "nothing of theirs counted, deleted or resumed",
     );
     // A run of ours elsewhere, linked in; made first, so it is the oldest.
-    let (elsewhere, linked_target) = finished_run(&tiny_config(1.0, 3));
+    let (_elsewhere, linked_target) = finished_run(&tiny_config(1.0, 3));
     let linked_files = files_of(&linked_target);
 
     let (place, ours) = finished_run(&tiny_config(1.0, 3));
