@@ -546,7 +546,7 @@ fn runs_clean_removes_only_checkpoints_and_never_a_running_runs() {
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(
-        text.contains("delete 2 checkpoint files (22 B)? [y/N]"),
+        text.contains("delete 2 checkpoint files (40 B)? [y/N]"),
         "{text}"
     );
     assert!(text.contains("nothing deleted"), "{text}");
@@ -572,7 +572,7 @@ fn runs_clean_removes_only_checkpoints_and_never_a_running_runs() {
         "{text}"
     );
     assert!(
-        text.contains("deleted 2 checkpoint files, 22 B freed"),
+        text.contains("deleted 2 checkpoint files, 40 B freed"),
         "{text}"
     );
     assert_eq!(
