@@ -43,7 +43,7 @@ pub enum RunsAction {
     Clean(CleanArgs),
 }
 
-/// `alexnet-tui runs [--json]`, or `runs clean ...`.
+/// `alexnet-tui runs [--wide | --json]`, or `runs clean ...`.
 pub fn runs(args: &RunsArgs) -> Result<ExitCode, Error> {
     if let Some(RunsAction::Clean(clean_args)) = &args.action {
         return clean::run_clean(clean_args);
