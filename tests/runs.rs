@@ -231,7 +231,9 @@ fn runs_lists_every_state_and_the_branches_under_their_parent() {
             .position(|line| line.contains(id) && !line.contains(&format!("{id}:")))
             .unwrap_or_else(|| panic!("{id} not listed:\n{text}"))
     };
-    assert!(lines[0].starts_with("RUN "), "{text}");
+    // What every run shares, said once above the table.
+    assert_eq!(lines[0], "all runs: fast", "{text}");
+    assert!(lines[1].starts_with("RUN "), "{text}");
     // Newest first, the branch right under its parent and marked as one.
     let (crashed, parent, branch, damaged, old) = (
         line_of("20261202-120000"),
@@ -242,12 +244,13 @@ fn runs_lists_every_state_and_the_branches_under_their_parent() {
     );
     assert_eq!(
         [crashed, parent, branch, damaged, old],
-        [1, 2, 3, 4, 5],
+        [2, 3, 4, 5, 6],
         "{text}"
     );
     assert!(lines[branch].contains("20261202-103551 @1.50"), "{text}");
     assert!(lines[parent].contains("finished"), "{text}");
-    assert!(lines[parent].contains("fast lr=0.1"), "{text}");
+    assert!(lines[parent].contains(" lr=0.1 "), "{text}");
+    assert!(lines[crashed].contains(" lr=0.05 "), "{text}");
     assert!(lines[parent].contains("0.8812 @1.60"), "{text}");
     assert!(lines[parent].contains("2m 40s"), "time to target: {text}");
     assert!(lines[parent].contains(" 640 "), "images/s: {text}");
@@ -323,6 +326,246 @@ fn runs_json_has_every_field_for_scripts() {
             .as_str()
             .is_some_and(|p| p.contains("metrics.csv:")),
         "{damaged}"
+    );
+}
+
+/// The settings the runs of the issue shared: the fast profile on a slice, one epoch, no target,
+/// tests every quarter epoch from the start, two checkpoints kept at the end.
+fn sliced(record: &mut RunRecord) {
+    record.config.data.train_limit = 6400;
+    record.config.data.test_limit = 1000;
+    record.config.training.epochs = 1.0;
+    record.config.training.target_accuracy = 0.0;
+    record.config.training.eval_every = 0.25;
+    record.config.training.eval_from = 0.0;
+    record.config.checkpoint.keep_at_end = 2;
+    record.progress.position = 1.0;
+}
+
+const QUARTERS: [(f64, f64); 4] = [(0.25, 0.71), (0.5, 0.78), (0.75, 0.81), (1.0, 0.83)];
+
+/// Two sliced runs that differ in one setting, the learning rate.
+fn one_key(root: &Path) {
+    recorded(
+        root,
+        "20261202-100000",
+        "2026-12-02T10:00:00Z",
+        &QUARTERS,
+        |record| {
+            sliced(record);
+            record.end(EndReason::Completed, None);
+        },
+    );
+    recorded(
+        root,
+        "20261202-110000",
+        "2026-12-02T11:00:00Z",
+        &QUARTERS,
+        |record| {
+            sliced(record);
+            record.config.training.learning_rate = 0.1;
+            record.end(EndReason::Completed, None);
+        },
+    );
+}
+
+/// Sliced runs that differ in many settings, and a branch of one with a live change.
+fn many_keys(root: &Path) {
+    one_key(root);
+    recorded(
+        root,
+        "20261202-120000",
+        "2026-12-02T12:00:00Z",
+        &QUARTERS,
+        |record| {
+            sliced(record);
+            record.config.training.batch_size = 64;
+            record.config.training.weight_decay = 0.001;
+            record.config.training.label_smoothing = 0.0;
+            record.config.training.warmup_fraction = 0.1;
+            record.config.training.flip = false;
+            record.config.training.seed = 7;
+            record.end(EndReason::Completed, None);
+        },
+    );
+    recorded(
+        root,
+        "20261202-130000",
+        "2026-12-02T13:00:00Z",
+        &QUARTERS,
+        |record| {
+            sliced(record);
+            record.config.training.learning_rate = 0.1;
+            record.config.training.epochs = 1.5;
+            record.progress.position = 1.5;
+            record.parent = Some(Parent {
+                run_id: "20261202-110000".into(),
+                step: 20,
+                position: 1.0,
+                checkpoint: "step-000000019-epoch-001-batch-00020.ckpt".into(),
+            });
+            record.note_changes(
+                &[Change {
+                    key: "training.learning_rate".into(),
+                    old: "0.1".into(),
+                    new: "0.02".into(),
+                }],
+                25,
+                1.25,
+            );
+            record.end(EndReason::Stopped, None);
+        },
+    );
+}
+
+/// `runs` of the runs under `root`, with `args`, the folder's path written `[runs]`.
+fn listing(root: &Path, args: &[&str]) -> String {
+    let dir = root.display().to_string();
+    let mut all = vec!["runs", "--dir", &dir];
+    all.extend(args);
+    let output = alexnet(&all, root);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output).replace(&dir, "[runs]")
+}
+
+/// The width of the `runs` table's SETTINGS column: where its header starts to where the next
+/// one does, less the two spaces between.
+fn settings_width(text: &str) -> usize {
+    let header = text
+        .lines()
+        .find(|line| line.starts_with("RUN "))
+        .expect("a header");
+    let start = header.find("SETTINGS").expect("SETTINGS");
+    let next = header.find("EPOCHS").expect("EPOCHS");
+    header[start..next].chars().count() - 2
+}
+
+#[test]
+fn runs_fit_the_terminal_by_cutting_settings_and_say_what_all_share_once() {
+    for (name, fixture) in [
+        ("one_key", one_key as fn(&Path)),
+        ("many_keys", many_keys as fn(&Path)),
+    ] {
+        let root = tempfile::tempdir().expect("tempdir");
+        fixture(root.path());
+        let whole = listing(root.path(), &[]);
+        let shared = whole.lines().next().expect("a first line");
+        assert!(
+            shared.starts_with(
+                "all runs: fast, target=0.0, test_every=0.25, test_from=0.0, train_limit=6400, \
+                 test_limit=1000, keep_at_end=2"
+            ),
+            "{whole}"
+        );
+        for setting in [
+            "target=0.0",
+            "test_every=0.25",
+            "test_from=0.0",
+            "keep_at_end=2",
+        ] {
+            assert!(shared.contains(setting), "{setting}: {whole}");
+        }
+        let rows = whole
+            .lines()
+            .filter(|line| line.starts_with("2026") || line.starts_with('└'))
+            .count();
+        for width in [80, 100, 120] {
+            let text = listing(root.path(), &["--width", &width.to_string()]);
+            // Rows are never cut elsewhere: a row wider than the terminal is one whose columns
+            // other than SETTINGS leave no room, SETTINGS then as narrow as its header.
+            let table: Vec<&str> = text
+                .lines()
+                .skip_while(|line| !line.starts_with("RUN "))
+                .take_while(|line| !line.is_empty())
+                .collect();
+            assert_eq!(table.len(), rows + 1, "{text}");
+            if table.iter().any(|line| line.chars().count() > width) {
+                assert_eq!(settings_width(&text), "SETTINGS".len(), "{text}");
+            }
+            for line in text.lines().take_while(|line| !line.starts_with("RUN ")) {
+                assert!(line.chars().count() <= width, "{line}");
+            }
+            insta::assert_snapshot!(format!("runs_{name}_{width}"), text);
+        }
+    }
+}
+
+#[test]
+fn runs_piped_or_wide_keep_whole_rows() {
+    let root = tempfile::tempdir().expect("tempdir");
+    many_keys(root.path());
+    // Run here with stdout a pipe: whole rows, as with --wide, even with a width asked.
+    let piped = listing(root.path(), &[]);
+    assert_eq!(listing(root.path(), &["--wide"]), piped);
+    assert_eq!(listing(root.path(), &["--wide", "--width", "80"]), piped);
+    assert!(!piped.contains('…'), "{piped}");
+    let row = |text: &str, id: &str| {
+        text.lines()
+            .find(|line| line.starts_with(id))
+            .unwrap_or_else(|| panic!("{id} not listed:\n{text}"))
+            .to_string()
+    };
+    let many = row(&piped, "20261202-120000");
+    assert!(
+        many.contains(
+            "lr=0.05 batch=64 wd=0.001 smoothing=0.0 warmup=0.1 epochs=1.0 flip=false seed=7"
+        ),
+        "{piped}"
+    );
+    assert!(many.chars().count() > 120, "{piped}");
+    // The branch under its parent, its start and its live change said.
+    let lines: Vec<&str> = piped.lines().collect();
+    let parent = lines
+        .iter()
+        .position(|line| line.starts_with("20261202-110000"))
+        .expect("parent");
+    assert!(
+        lines[parent + 1].starts_with("└ 20261202-130000"),
+        "{piped}"
+    );
+    assert!(
+        lines[parent + 1].contains("lr=0.1 batch=128 wd=")
+            && lines[parent + 1].contains("warmup=0.25 epochs=1.5 flip=true")
+            && lines[parent + 1].contains("lr 0.1→0.02@1.25"),
+        "{piped}"
+    );
+    // --json is as it was: every run, what differs from its profile.
+    let dir = root.path().display().to_string();
+    let output = alexnet(
+        &["runs", "--dir", &dir, "--json", "--width", "80"],
+        root.path(),
+    );
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(runs.len(), 4);
+    assert!(runs.iter().all(|run| run["profile"] == "fast"));
+}
+
+#[test]
+fn compare_follows_the_test_schedule_the_runs_share() {
+    let root = tempfile::tempdir().expect("tempdir");
+    one_key(root.path());
+    let dir = root.path().display().to_string();
+    let output = alexnet(
+        &[
+            "compare",
+            "20261202-100000",
+            "20261202-110000",
+            "--dir",
+            &dir,
+        ],
+        root.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let places: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("at epoch "))
+        .map(|rest| rest.split_whitespace().next().unwrap_or_default())
+        .collect();
+    assert_eq!(places, ["0.25", "0.50", "0.75", "1.00"], "{text}");
+    assert_eq!(
+        row_of(&text, "at epoch 0.75"),
+        "at epoch 0.75 0.8100 0.8100"
     );
 }
 

@@ -1,15 +1,17 @@
 //! The `runs` listing: one line per run, branches under their parents, and a total.
 
 use crate::runs::{
-    Mark, RunState, RunSummary, duration_text, short_changes, short_live_change, size_text,
-    started_text,
+    Mark, RunState, RunSummary, duration_text, is_bookkeeping, key_rank, setting_value, short_key,
+    short_live_change, size_text, started_text,
 };
 
-use super::table;
+use super::{fitted_table, table_width};
+use crate::config::Config;
 
 /// The runs as a tree: each run followed by its branches (newest first), indented under it.
-/// A branch whose parent is not listed (deleted) stands on its own.
-fn tree_order(runs: &[RunSummary]) -> Vec<(usize, &RunSummary)> {
+/// A branch whose parent is not listed (deleted) stands on its own. Each as its depth and its
+/// index in `runs`.
+fn tree_order(runs: &[RunSummary]) -> Vec<(usize, usize)> {
     let index_of = |id: &str| runs.iter().position(|run| run.id == id);
     let parents: Vec<Option<usize>> = runs
         .iter()
@@ -33,7 +35,7 @@ fn tree_order(runs: &[RunSummary]) -> Vec<(usize, &RunSummary)> {
             if std::mem::replace(&mut placed[index], true) {
                 continue;
             }
-            ordered.push((depth, &runs[index]));
+            ordered.push((depth, index));
             // Pushed oldest first, so that the newest branch is taken first.
             for child in (0..runs.len()).rev() {
                 if parents[child] == Some(index) {
@@ -63,23 +65,132 @@ fn target_text(run: &RunSummary) -> String {
     }
 }
 
-fn settings_text(run: &RunSummary) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    parts.extend(run.profile.clone());
-    let differs = short_changes(&run.differs);
-    if !differs.is_empty() {
-        parts.push(differs);
+/// A run's settings that bear on training, as `(key, shown)`: its profile (`fast`), then each
+/// of `keys` (`lr=0.1`), read from the config it started with (or, without one, from what
+/// differs from its profile); `None` for all when its settings are not known (a damaged run), and
+/// `shown` is `None` for a value that is not known.
+fn known_settings(run: &RunSummary, keys: &[String]) -> Option<Vec<(String, Option<String>)>> {
+    let profile = run.profile.clone()?;
+    let mut settings = vec![("profile".to_string(), Some(profile))];
+    for key in keys {
+        let value = run
+            .config
+            .as_ref()
+            .and_then(|config| config.value_of(key))
+            .or_else(|| {
+                run.differs
+                    .iter()
+                    .find(|change| &change.key == key)
+                    .map(|change| change.new.clone())
+            });
+        let shown = value.map(|value| format!("{}={}", short_key(key), setting_value(&value)));
+        settings.push((key.clone(), shown));
     }
-    parts.extend(run.live_changes.iter().map(short_live_change));
-    if parts.is_empty() {
-        "-".to_string()
-    } else {
-        parts.join(" ")
-    }
+    Some(settings)
 }
 
-/// The `runs` table, its notes (damaged runs, failures) and the disk total.
-pub(super) fn runs_table(runs: &[RunSummary], root: &str) -> String {
+/// The settings of the listed runs, split: those every run whose settings are known shares
+/// (`fast`, `train_limit=6400`), for one line above the table, and per run the rest: what
+/// differs between the runs, then its live changes (`lr 0.1→0.02@1.40`), or `-`. The settings
+/// looked at are the profile and every setting that differs from its profile in any run (and
+/// bears on training), the profile first, then those people change most (`lr`, `batch`, ...),
+/// then the others by section and key.
+pub(super) fn split_settings(runs: &[RunSummary]) -> (Vec<String>, Vec<String>) {
+    let mut keys: Vec<String> = Config::keys()
+        .into_iter()
+        .filter(|key| !is_bookkeeping(key))
+        .filter(|key| {
+            runs.iter()
+                .flat_map(|run| &run.differs)
+                .any(|change| &change.key == key)
+        })
+        .collect();
+    // The settings people change most first: what a cut cell keeps.
+    keys.sort_by_key(|key| key_rank(key));
+    let known: Vec<_> = runs.iter().map(|run| known_settings(run, &keys)).collect();
+    let first = known.iter().flatten().next();
+    let shared: Vec<bool> = match first {
+        Some(first) => (0..first.len())
+            .map(|index| {
+                first[index].1.is_some()
+                    && known
+                        .iter()
+                        .flatten()
+                        .all(|settings| settings[index].1 == first[index].1)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let shared_text = first
+        .map(|first| {
+            first
+                .iter()
+                .zip(&shared)
+                .filter(|(_, shared)| **shared)
+                .filter_map(|((_, shown), _)| shown.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let per_run = runs
+        .iter()
+        .zip(known)
+        .map(|(run, settings)| {
+            let mut parts: Vec<String> = settings
+                .unwrap_or_default()
+                .into_iter()
+                .zip(&shared)
+                .filter(|(_, shared)| !**shared)
+                .filter_map(|((_, shown), _)| shown)
+                .collect();
+            parts.extend(run.live_changes.iter().map(short_live_change));
+            if parts.is_empty() {
+                "-".to_string()
+            } else {
+                parts.join(" ")
+            }
+        })
+        .collect();
+    (shared_text, per_run)
+}
+
+/// `all runs: fast, train_limit=6400, ...`, broken between settings to fit `width` when given
+/// (each further line indented under the first setting).
+fn shared_line(shared: &[String], width: Option<usize>) -> String {
+    const LEAD: &str = "all runs: ";
+    let mut out = String::from(LEAD);
+    let mut line = LEAD.chars().count();
+    for (index, setting) in shared.iter().enumerate() {
+        let last = index + 1 == shared.len();
+        let piece = if last {
+            setting.clone()
+        } else {
+            format!("{setting},")
+        };
+        let length = piece.chars().count();
+        if index > 0 {
+            if width.is_some_and(|width| line + 1 + length > width) {
+                out.push('\n');
+                out.push_str(&" ".repeat(LEAD.len()));
+                line = LEAD.len();
+            } else {
+                out.push(' ');
+                line += 1;
+            }
+        }
+        out.push_str(&piece);
+        line += length;
+    }
+    out.push('\n');
+    out
+}
+
+/// The `runs` table, with the settings every run shares on a line above it, its notes (damaged
+/// runs, failures) and the disk total. With a `width` (a terminal's), no row is wider than it
+/// when the other columns leave room: a branch listed under its parent says only where it left
+/// it (`@1.50`), and the SETTINGS cells are cut to fit, with an ellipsis. Other columns are never
+/// cut: a row they alone make wider than `width` stays that wide.
+pub(super) fn runs_table(runs: &[RunSummary], root: &str, width: Option<usize>) -> String {
+    let (shared, settings) = split_settings(runs);
     let any_branch = runs.iter().any(|run| run.parent.is_some());
     let mut header = vec![
         "RUN",
@@ -96,7 +207,11 @@ pub(super) fn runs_table(runs: &[RunSummary], root: &str) -> String {
         header.insert(1, "BRANCH OF");
     }
     let mut rows: Vec<Vec<String>> = Vec::new();
-    for (depth, run) in tree_order(runs) {
+    // Per row, the short BRANCH OF of a branch listed under its parent (`@1.50`: the parent is
+    // the run it hangs under), for a table that does not fit otherwise.
+    let mut under_parent: Vec<Option<String>> = Vec::new();
+    for (depth, index) in tree_order(runs) {
+        let run = &runs[index];
         let name = if depth == 0 {
             run.id.clone()
         } else {
@@ -113,7 +228,7 @@ pub(super) fn runs_table(runs: &[RunSummary], root: &str) -> String {
                 .as_deref()
                 .map_or_else(String::new, started_text),
             state,
-            settings_text(run),
+            settings[index].clone(),
             run.epochs_done
                 .map_or_else(|| "-".to_string(), |e| format!("{e:.2}")),
             mark_text(run.best),
@@ -131,9 +246,35 @@ pub(super) fn runs_table(runs: &[RunSummary], root: &str) -> String {
                 ),
             );
         }
+        under_parent.push(
+            run.parent
+                .as_ref()
+                .filter(|_| depth > 0)
+                .map(|parent| format!("@{:.2}", parent.position)),
+        );
         rows.push(row);
     }
-    let mut out = table(&header, &rows);
+    if width.is_some_and(|width| table_width(&header, &rows) > width) {
+        for (row, short) in rows.iter_mut().zip(under_parent) {
+            if let Some(short) = short {
+                row[1] = short;
+            }
+        }
+    }
+    let mut out = if shared.is_empty() {
+        String::new()
+    } else {
+        shared_line(&shared, width)
+    };
+    let settings_column = header
+        .iter()
+        .position(|name| *name == "SETTINGS")
+        .expect("a SETTINGS column");
+    out.push_str(&fitted_table(
+        &header,
+        &rows,
+        width.map(|width| (settings_column, width)),
+    ));
     let mut notes = Vec::new();
     for run in runs {
         if let Some(problem) = &run.problem {
@@ -165,4 +306,138 @@ pub(super) fn runs_table(runs: &[RunSummary], root: &str) -> String {
         size_text(checkpoints),
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Change;
+    use crate::runs::fixtures::recorded;
+    use crate::runs::summarize;
+
+    /// Runs of the fast profile on a small slice, tested every quarter epoch, with `edit`.
+    fn sliced(
+        root: &std::path::Path,
+        id: &str,
+        edit: impl FnOnce(&mut crate::train::record::RunRecord),
+    ) -> RunSummary {
+        summarize(&recorded(root, id, |record| {
+            record.config.data.train_limit = 6400;
+            record.config.training.epochs = 1.0;
+            record.config.training.eval_every = 0.25;
+            edit(record);
+        }))
+    }
+
+    #[test]
+    fn settings_every_run_shares_are_said_once_and_the_rest_per_run() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let runs = vec![
+            sliced(root.path(), "20261202-100000", |_| {}),
+            sliced(root.path(), "20261202-110000", |record| {
+                record.config.training.learning_rate = 0.1;
+                record.note_changes(
+                    &[Change {
+                        key: "training.learning_rate".into(),
+                        old: "0.1".into(),
+                        new: "0.02".into(),
+                    }],
+                    30,
+                    1.4,
+                );
+            }),
+            sliced(root.path(), "20261202-120000", |record| {
+                record.config.training.batch_size = 64;
+                record.config.training.eval_every = 0.1;
+            }),
+        ];
+        let (shared, per_run) = split_settings(&runs);
+        assert_eq!(shared, ["fast", "train_limit=6400", "epochs=1.0"]);
+        // lr differs from the profile in one run only: every run says its own.
+        assert_eq!(
+            per_run,
+            [
+                "lr=0.05 batch=128 test_every=0.25",
+                "lr=0.1 batch=128 test_every=0.25 lr 0.1→0.02@1.40",
+                "lr=0.05 batch=64 test_every=0.1",
+            ]
+        );
+        assert_eq!(
+            shared_line(&shared, None),
+            "all runs: fast, train_limit=6400, epochs=1.0\n"
+        );
+        assert_eq!(
+            shared_line(&shared, Some(30)),
+            "all runs: fast,\n          train_limit=6400,\n          epochs=1.0\n"
+        );
+        // One run: all it has is shared; a run whose settings are not known takes no part.
+        let (shared, per_run) = split_settings(&runs[1..2]);
+        assert_eq!(
+            shared,
+            [
+                "fast",
+                "lr=0.1",
+                "test_every=0.25",
+                "train_limit=6400",
+                "epochs=1.0"
+            ]
+        );
+        assert_eq!(per_run, ["lr 0.1→0.02@1.40"]);
+        let mut unknown = runs[0].clone();
+        unknown.profile = None;
+        unknown.config = None;
+        let (shared, per_run) = split_settings(&[runs[0].clone(), unknown]);
+        assert_eq!(shared.len(), 4, "{shared:?}");
+        assert_eq!(per_run, ["-", "-"]);
+    }
+
+    #[test]
+    fn a_table_too_wide_for_the_terminal_shortens_branches_under_their_parent_and_cuts_settings() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let branch_of = |parent: &str| {
+            let parent = parent.to_string();
+            move |record: &mut crate::train::record::RunRecord| {
+                record.config.training.learning_rate = 0.02;
+                record.parent = Some(crate::train::record::Parent {
+                    run_id: parent,
+                    step: 30,
+                    position: 1.5,
+                    checkpoint: "x.ckpt".into(),
+                });
+            }
+        };
+        let runs = vec![
+            sliced(root.path(), "20261202-100000", |_| {}),
+            sliced(root.path(), "20261202-110000", branch_of("20261202-100000")),
+            sliced(root.path(), "20261202-120000", branch_of("20261101-000000")),
+        ];
+        let row = |text: &str, id: &str| {
+            text.lines()
+                .find(|line| line.contains(&format!("{id} ")))
+                .unwrap_or_else(|| panic!("{id}:\n{text}"))
+                .to_string()
+        };
+        let whole = runs_table(&runs[..2], "runs", None);
+        assert!(row(&whole, "└ 20261202-110000").contains("20261202-100000 @1.50"));
+        let fitted = runs_table(&runs[..2], "runs", Some(120));
+        // The parent is the run above.
+        let branch = row(&fitted, "└ 20261202-110000");
+        assert!(branch.starts_with("└ 20261202-110000  @1.50  "), "{fitted}");
+        assert!(branch.contains("lr=0.02"), "{fitted}");
+        assert!(
+            fitted
+                .lines()
+                .take_while(|line| !line.is_empty())
+                .all(|line| line.chars().count() <= 120),
+            "{fitted}"
+        );
+        // A branch whose parent is not listed still names it.
+        let fitted = runs_table(&runs, "runs", Some(120));
+        assert!(
+            row(&fitted, "20261202-120000").contains("20261101-000000 @1.50"),
+            "{fitted}"
+        );
+        // Wide enough: whole rows.
+        assert_eq!(runs_table(&runs[..2], "runs", Some(300)), whole);
+    }
 }

@@ -154,6 +154,14 @@ impl Config {
             .collect()
     }
 
+    /// Every `section.key`, in a fixed order: by section, then by key.
+    pub fn keys() -> Vec<String> {
+        flatten(&Config::default())
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect()
+    }
+
     /// The value of `section.key` as config.toml writes it.
     pub fn value_of(&self, key: &str) -> Option<String> {
         flatten(self)

@@ -77,7 +77,8 @@ pub fn compare(runs: &[(RunSummary, Metrics)]) -> Comparison {
         .filter(|parent| ids.contains(&parent.run_id.as_str()))
         .map(|parent| parent.position)
         .reduce(f64::max);
-    let positions = common_positions(runs.iter().map(|(_, metrics)| metrics), aligned_from);
+    let metrics: Vec<&Metrics> = runs.iter().map(|(_, metrics)| metrics).collect();
+    let positions = common_positions(&metrics, aligned_from);
     let accuracy_at = positions
         .iter()
         .map(|&position| {
@@ -178,8 +179,10 @@ fn differs_text(settings: &[SettingRow], index: usize) -> String {
 }
 
 /// Evenly spaced places inside the stretch every run's test curve covers (from `from` on, when
-/// given), at most [`MAX_POSITIONS`] of them, on round multiples of the step.
-fn common_positions<'a>(metrics: impl Iterator<Item = &'a Metrics>, from: Option<f64>) -> Vec<f64> {
+/// given), at most [`MAX_POSITIONS`] of them, on round multiples of the step: the step of the
+/// runs' own test schedule when they share one ([`shared_schedule`]; every second, fourth, ...
+/// test when there are too many), else the finest of [`STEPS`] that fits.
+fn common_positions(metrics: &[&Metrics], from: Option<f64>) -> Vec<f64> {
     let mut start = from.unwrap_or(f64::NEG_INFINITY);
     let mut end = f64::INFINITY;
     for metrics in metrics {
@@ -193,22 +196,34 @@ fn common_positions<'a>(metrics: impl Iterator<Item = &'a Metrics>, from: Option
     if !(start.is_finite() && end.is_finite()) || start > end {
         return Vec::new();
     }
-    const EPSILON: f64 = 1e-9;
-    for step in STEPS {
+    let places = |step: f64| {
         let first = ((start - EPSILON) / step).ceil() as i64;
         let last = ((end + EPSILON) / step).floor() as i64;
-        let count = (last - first + 1).max(0) as usize;
-        if count > MAX_POSITIONS {
-            continue;
-        }
-        if count == 0 {
-            break;
-        }
         // Rounded so that 3 * 0.1 is 0.3 and is read off a test at 0.3.
-        return (first..=last)
+        let places: Vec<f64> = (first..=last)
             .map(|k| (k as f64 * step * 1e6).round() / 1e6)
             .map(|position| position.clamp(start, end))
             .collect();
+        places
+    };
+    if let Some(schedule) = shared_schedule(metrics) {
+        for multiple in SCHEDULE_MULTIPLES {
+            let places = places(schedule * multiple);
+            // One place says less than the finer grid below.
+            if (2..=MAX_POSITIONS).contains(&places.len()) {
+                return places;
+            }
+        }
+    }
+    for step in STEPS {
+        let places = places(step);
+        if places.len() > MAX_POSITIONS {
+            continue;
+        }
+        if places.is_empty() {
+            break;
+        }
+        return places;
     }
     // The stretch holds no round place (or is a single test): its two ends.
     let mut ends = vec![start];
@@ -216,6 +231,55 @@ fn common_positions<'a>(metrics: impl Iterator<Item = &'a Metrics>, from: Option
         ends.push(end);
     }
     ends
+}
+
+/// Below this, two places on the epoch axis are the same.
+const EPSILON: f64 = 1e-9;
+/// The multiples of a shared test schedule's step tried, finest first: every test, every
+/// second, ...
+const SCHEDULE_MULTIPLES: [f64; 9] = [1.0, 2.0, 4.0, 10.0, 20.0, 40.0, 100.0, 200.0, 400.0];
+
+/// The step of the test schedule every run follows, when they share one: each run's tests fall
+/// on multiples of the smallest gap between them (its last may stand apart, where a stop put
+/// it), and that gap is the same for every run. A run tested fewer than three times has no
+/// schedule to share. Tests every 0.25 epoch from 0.25 or from 1.0
+/// share 0.25; tests every 0.25 and every 0.1 share none.
+fn shared_schedule(metrics: &[&Metrics]) -> Option<f64> {
+    let mut shared: Option<f64> = None;
+    for metrics in metrics {
+        let (_, accuracies) = metrics.test_curves();
+        let positions: Vec<f64> = accuracies.iter().map(|point| point.0).collect();
+        let step = schedule_of(&positions[..positions.len().saturating_sub(1)])
+            .or_else(|| schedule_of(&positions))?;
+        match shared {
+            None => shared = Some(step),
+            Some(known) if (known - step).abs() < 1e-6 => {}
+            Some(_) => return None,
+        }
+    }
+    shared
+}
+
+/// The smallest gap between `positions` (sorted), when there are three or more and every one
+/// is a multiple of it.
+fn schedule_of(positions: &[f64]) -> Option<f64> {
+    if positions.len() < 3 {
+        return None;
+    }
+    let step = positions
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .filter(|gap| *gap > 1e-6)
+        .reduce(f64::min)?;
+    let step = (step * 1e6).round() / 1e6;
+    let on_schedule = |position: f64| {
+        let multiple = position / step;
+        (multiple - multiple.round()).abs() * step < 1e-6
+    };
+    positions
+        .iter()
+        .all(|&position| on_schedule(position))
+        .then_some(step)
 }
 
 #[cfg(test)]
@@ -246,19 +310,59 @@ mod tests {
         let a = tested(&[(1.5, 0.8), (1.6, 0.82), (2.0, 0.86)]);
         let b = tested(&[(1.0, 0.7), (2.0, 0.9), (3.0, 0.91)]);
         // 1.5 to 2.0 in steps of 0.1.
-        let positions = common_positions([&a, &b].into_iter(), None);
+        let positions = common_positions(&[&a, &b], None);
         assert_eq!(positions, [1.5, 1.6, 1.7, 1.8, 1.9, 2.0]);
         // 0 to 10 epochs: 0.5 would make 21 places, 1.0 makes 11.
         let long = tested(&[(0.0, 0.1), (10.0, 0.9)]);
-        let positions = common_positions([&long].into_iter(), None);
+        let positions = common_positions(&[&long], None);
         assert_eq!(positions.len(), 11);
         assert_eq!(positions[1], 1.0);
         // From a branch point on only.
-        let positions = common_positions([&a, &b].into_iter(), Some(1.75));
+        let positions = common_positions(&[&a, &b], Some(1.75));
         assert_eq!(positions, [1.8, 1.9, 2.0]);
         // Stretches that do not meet: nothing to compare.
         let late = tested(&[(2.5, 0.9), (3.0, 0.91)]);
-        assert!(common_positions([&a, &late].into_iter(), None).is_empty());
+        assert!(common_positions(&[&a, &late], None).is_empty());
+    }
+
+    /// Tests every `step` epoch from `from` to `to`, and one more at `then` when given.
+    fn every(step: f64, from: f64, to: f64, then: Option<f64>) -> Metrics {
+        let count = ((to - from) / step).round() as usize;
+        let mut points: Vec<(f64, f64)> = (0..=count)
+            .map(|k| (from + k as f64 * step, 0.5 + k as f64 * 0.01))
+            .collect();
+        points.extend(then.map(|position| (position, 0.9)));
+        tested(&points)
+    }
+
+    #[test]
+    fn places_follow_a_test_schedule_the_runs_share() {
+        // Every 0.25 epoch, one from 0.25 and one from 0.5 and stopped with a test at 1.9.
+        let a = every(0.25, 0.25, 2.0, None);
+        let b = every(0.25, 0.5, 1.75, Some(1.9));
+        assert_eq!(shared_schedule(&[&a, &b]), Some(0.25));
+        assert_eq!(
+            common_positions(&[&a, &b], None),
+            [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+        );
+        // Too many tests for one place each: every second, then every fourth.
+        let long = every(0.25, 0.25, 5.0, None);
+        assert_eq!(
+            common_positions(&[&long, &long], None),
+            [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+        );
+        // Schedules that differ, or too few tests to say: the 0.1 grid.
+        let tenths = every(0.1, 1.5, 2.0, None);
+        assert_eq!(shared_schedule(&[&a, &tenths]), None);
+        assert_eq!(
+            common_positions(&[&a, &tenths], None),
+            [1.5, 1.6, 1.7, 1.8, 1.9, 2.0]
+        );
+        let two = tested(&[(1.0, 0.7), (2.0, 0.8)]);
+        assert_eq!(shared_schedule(&[&a, &two]), None);
+        // Tests that are not multiples of their smallest gap follow no schedule.
+        let uneven = tested(&[(0.3, 0.5), (0.55, 0.6), (0.8, 0.7)]);
+        assert_eq!(shared_schedule(&[&uneven]), None);
     }
 
     #[test]

@@ -48,6 +48,15 @@ pub fn short_key(key: &str) -> &str {
         .unwrap_or_else(|| key.rsplit('.').next().unwrap_or(key))
 }
 
+/// Where a setting comes when settings are listed: those people change most first, in the order
+/// of [`SHORT_KEYS`] (the learning rate, the batch size, ...), then the others, after them all.
+pub fn key_rank(key: &str) -> usize {
+    SHORT_KEYS
+        .iter()
+        .position(|(long, _)| *long == key)
+        .unwrap_or(SHORT_KEYS.len())
+}
+
 /// A value as config.toml writes it, without the quotes of a string.
 pub fn setting_value(value: &str) -> String {
     value
