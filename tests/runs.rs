@@ -818,10 +818,17 @@ fn runs_clean_removes_only_checkpoints_and_never_a_running_runs() {
         text.contains("deleted 2 checkpoint files, 40 B freed"),
         "{text}"
     );
+    // run.lock is new: clean held the run while it deleted, and a lock file is emptied, never
+    // removed (see train/lock.rs).
     assert_eq!(
         files_under(&done),
-        ["config.toml", "metrics.csv", "run.json"],
+        ["config.toml", "metrics.csv", "run.json", "run.lock"],
         "only checkpoints go"
+    );
+    assert_eq!(
+        std::fs::read_to_string(done.join("run.lock")).expect("run.lock"),
+        "",
+        "let go"
     );
     assert_eq!(
         files_under(&running),
