@@ -521,7 +521,7 @@ fn racing_new_runs(scale: Scale) -> Row {
 
 /// `--resume` of a checkpoint that is not its run's newest: refused, the later files untouched.
 fn older_checkpoint() -> Row {
-    let mut row = Row::new(
+    let row = Row::new(
         "older checkpoint",
         "--resume of a run's first of three checkpoints, with fewer epochs and keep_at_end = 1",
         "later files untouched; exit 2 naming the newest checkpoint",
@@ -555,16 +555,14 @@ fn older_checkpoint() -> Row {
     if files_of(&run) != before {
         problems.push("the run's files changed".to_string());
     }
-    let broken = corrupted(&run);
-    row.injected(problems, 0, broken.len());
-    row
+    row.once(problems, &run)
 }
 
 /// A run whose run.json is gone (as every run of an earlier version), resumed and ended with
 /// `keep_at_end = 1`: the checkpoint with the best test accuracy, known only from its own
 /// metadata, is kept.
 fn record_lost() -> Row {
-    let mut row = Row::new(
+    let row = Row::new(
         "run.json lost",
         "run.json deleted, the run resumed and ended with keep_at_end = 1",
         "the best checkpoint by test accuracy kept, whoever recorded it",
@@ -591,9 +589,7 @@ fn record_lost() -> Row {
             checkpoints(&run)
         ));
     }
-    let broken = corrupted(&run);
-    row.injected(problems, 0, broken.len());
-    row
+    row.once(problems, &run)
 }
 
 /// A run opened for resuming (waiting to start, as a dashboard in Ready): `runs clean` of it
@@ -603,7 +599,7 @@ fn opened_resume_is_held() -> Row {
     use alexnet_tui::train::Event;
     use alexnet_tui::train::worker::{self, WorkerOptions};
 
-    let mut row = Row::new(
+    let row = Row::new(
         "clean during a resume",
         "runs clean --yes of a run opened for resuming, before it starts training",
         "nothing of the run deleted; runs says it is opened",
@@ -669,9 +665,7 @@ fn opened_resume_is_held() -> Row {
     if files_of(&run).len() < before.len() {
         problems.push("files of the opened run went missing".to_string());
     }
-    let broken = corrupted(&run);
-    row.injected(problems, 0, broken.len());
-    row
+    row.once(problems, &run)
 }
 
 /// A Lightning-style folder and a linked run folder under the runs folder, and a foreign `.ckpt`

@@ -236,6 +236,14 @@ impl Row {
         self.problems.extend(problems);
     }
 
+    /// A scenario injected once into the run in `run`: counted with its problems and the
+    /// checkpoints of `run` that no longer read.
+    pub fn once(mut self, problems: Vec<String>, run: &Path) -> Row {
+        let broken = corrupted(run).len();
+        self.injected(problems, 0, broken);
+        self
+    }
+
     pub fn ok(&self) -> bool {
         self.skipped.is_some()
             || (self.injected > 0 && self.survived == self.injected && self.corrupted == 0)
