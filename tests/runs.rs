@@ -469,21 +469,39 @@ fn runs_fit_the_terminal_by_cutting_settings_and_say_what_all_share_once() {
             .lines()
             .filter(|line| line.starts_with("2026") || line.starts_with('└'))
             .count();
+        let whole_settings = settings_width(&whole);
         for width in [80, 100, 120] {
             let text = listing(root.path(), &["--width", &width.to_string()]);
-            // Rows are never cut elsewhere: a row wider than the terminal is one whose columns
-            // other than SETTINGS leave no room, SETTINGS then as narrow as its header.
+            // No row is wider than the terminal, and SETTINGS keeps a useful width: columns
+            // that say least are left out or said shorter first.
             let table: Vec<&str> = text
                 .lines()
                 .skip_while(|line| !line.starts_with("RUN "))
                 .take_while(|line| !line.is_empty())
                 .collect();
             assert_eq!(table.len(), rows + 1, "{text}");
-            if table.iter().any(|line| line.chars().count() > width) {
-                assert_eq!(settings_width(&text), "SETTINGS".len(), "{text}");
+            for line in text.lines().take_while(|line| !line.is_empty()) {
+                assert!(line.chars().count() <= width, "{width}: {line}\n{text}");
             }
-            for line in text.lines().take_while(|line| !line.starts_with("RUN ")) {
-                assert!(line.chars().count() <= width, "{line}");
+            assert!(
+                settings_width(&text) >= whole_settings.min(16),
+                "{width}: SETTINGS too narrow:\n{text}"
+            );
+            // Every run keeps its id, state, epochs and best test, whole.
+            for line in &table[1..] {
+                let cells: Vec<&str> = whole
+                    .lines()
+                    .find(|whole_line| whole_line.split("  ").next() == line.split("  ").next())
+                    .expect("the same run in whole rows")
+                    .split("  ")
+                    .filter(|cell| !cell.trim().is_empty())
+                    .map(str::trim)
+                    .collect();
+                for cell in cells.iter().filter(|cell| {
+                    ["finished", "stopped", "0.8300 @1.00", "1.50", "1.00"].contains(cell)
+                }) {
+                    assert!(line.contains(cell), "{width}: {cell} lost:\n{text}");
+                }
             }
             insta::assert_snapshot!(format!("runs_{name}_{width}"), text);
         }
