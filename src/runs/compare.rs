@@ -365,6 +365,45 @@ mod tests {
         assert_eq!(shared_schedule(&[&uneven]), None);
     }
 
+    /// Tests as training makes them on 19,200 images in batches of `batch`: every
+    /// `round(0.25 * batches)` batches inside an epoch (a quarter is not a whole batch), and at
+    /// each epoch end, for `epochs` epochs.
+    fn at_batch_boundaries(batch: usize, epochs: usize) -> Metrics {
+        let batches = 19_200usize.div_ceil(batch);
+        let interval = (0.25 * batches as f64).round() as usize;
+        let mut points = Vec::new();
+        for epoch in 0..epochs {
+            for k in (interval..batches).step_by(interval) {
+                points.push((epoch as f64 + k as f64 / batches as f64, 0.5));
+            }
+            points.push(((epoch + 1) as f64, 0.6));
+        }
+        tested(&points)
+    }
+
+    #[test]
+    fn places_follow_the_batch_boundaries_the_runs_share() {
+        // 150 batches an epoch, a test every 38: at 0.2533, 0.5067, 0.76 and 1.
+        let a = at_batch_boundaries(128, 1);
+        let b = at_batch_boundaries(128, 1);
+        let positions = common_positions(&[&a, &b], None);
+        let expected = [38.0 / 150.0, 76.0 / 150.0, 114.0 / 150.0, 1.0];
+        assert_eq!(positions, expected);
+        // Every second test of a longer run, counted back from the last: the epoch ends and the
+        // tests halfway through.
+        let long = at_batch_boundaries(128, 4);
+        let positions = common_positions(&[&long, &long], None);
+        assert_eq!(positions.len(), 8, "{positions:?}");
+        assert_eq!(positions[..2], [76.0 / 150.0, 1.0]);
+        assert_eq!(positions.last(), Some(&4.0));
+        // Another batch size tests at other batches (every 75 of 300): not one schedule.
+        let halves = at_batch_boundaries(64, 1);
+        assert_eq!(
+            common_positions(&[&a, &halves], None),
+            [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+        );
+    }
+
     #[test]
     fn accuracy_is_read_between_tests_and_settings_that_differ_are_listed() {
         let root = tempfile::tempdir().expect("tempdir");
