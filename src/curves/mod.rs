@@ -19,7 +19,7 @@ use thiserror::Error;
 use crate::train::metrics::{METRICS_FILE, MetricsRow};
 
 pub use draw::{PLOT_SIZE, render};
-pub use overlay::{plot_overlay, render_overlay};
+pub use overlay::{OverlayRun, plot_overlay, render_overlay};
 
 /// The file a finished run's curves are written to, next to its metrics.csv.
 pub const CURVES_FILE: &str = "curves.png";

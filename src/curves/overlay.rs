@@ -22,8 +22,19 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-/// Draws `runs` (a legend and the run's metrics each) into an RGB buffer of [`PLOT_SIZE`].
-pub fn render_overlay(runs: &[(String, Metrics)], title: &str) -> Result<Vec<u8>, CurvesError> {
+/// One run of an overlay picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverlayRun {
+    /// Its name in the legend.
+    pub legend: String,
+    pub metrics: Metrics,
+    /// Where it branched from another run of the same picture: before that point its curves
+    /// are its parent's history.
+    pub branched_at: Option<f64>,
+}
+
+/// Draws `runs` into an RGB buffer of [`PLOT_SIZE`].
+pub fn render_overlay(runs: &[OverlayRun], title: &str) -> Result<Vec<u8>, CurvesError> {
     register_the_font()?;
     let (width, height) = PLOT_SIZE;
     let mut buffer = vec![0u8; width as usize * height as usize * 3];
@@ -36,11 +47,17 @@ pub fn render_overlay(runs: &[(String, Metrics)], title: &str) -> Result<Vec<u8>
         let panels = root.split_evenly((1, 2));
         let x_end = runs
             .iter()
-            .map(|(_, metrics)| metrics.last_position())
+            .map(|run| run.metrics.last_position())
             .fold(1.0, f64::max);
         let mut losses = Vec::new();
         let mut accuracies = Vec::new();
-        for (index, (legend, metrics)) in runs.iter().enumerate() {
+        for (
+            index,
+            OverlayRun {
+                legend, metrics, ..
+            },
+        ) in runs.iter().enumerate()
+        {
             let color = PALETTE[index % PALETTE.len()];
             let batches = |value: fn(&super::BatchRow) -> f64| -> Curve {
                 metrics
@@ -105,11 +122,7 @@ fn unlabeled(points: Curve, color: RGBColor) -> Series {
 }
 
 /// Draws `runs` overlaid into the PNG `out`.
-pub fn plot_overlay(
-    runs: &[(String, Metrics)],
-    title: &str,
-    out: &Path,
-) -> Result<(), CurvesError> {
+pub fn plot_overlay(runs: &[OverlayRun], title: &str, out: &Path) -> Result<(), CurvesError> {
     let png = encode_png(render_overlay(runs, title)?)?;
     crate::files::write_bytes_atomic(out, &png).map_err(|source| CurvesError::Write {
         path: out.to_path_buf(),
@@ -151,13 +164,85 @@ mod tests {
         }
     }
 
+    fn drawn(legend: &str, metrics: Metrics) -> OverlayRun {
+        OverlayRun {
+            legend: legend.to_string(),
+            metrics,
+            branched_at: None,
+        }
+    }
+
+    /// A parent tested every quarter epoch for two epochs, and its branch from epoch 1: the same
+    /// rows up to there (a branch's metrics.csv starts with its parent's), higher after.
+    fn parent_and_branch() -> Vec<OverlayRun> {
+        let rows = |after: f64| Metrics {
+            batches: (1..=40)
+                .map(|batch| {
+                    let position = batch as f64 / 20.0;
+                    let lift = if position > 1.0 { after } else { 0.0 };
+                    BatchRow {
+                        epoch: (batch - 1) / 20 + 1,
+                        batch: (batch - 1) % 20 + 1,
+                        batches_per_epoch: 20,
+                        position,
+                        step: batch as u64,
+                        loss: 2.0 - position * 0.5 - lift,
+                        accuracy: 0.4 + position * 0.2 + lift,
+                    }
+                })
+                .collect(),
+            epochs: Vec::new(),
+            tests: (1..=8)
+                .map(|quarter| {
+                    let position = f64::from(quarter) * 0.25;
+                    let lift = if position > 1.0 { after } else { 0.0 };
+                    TestRow {
+                        position,
+                        test_loss: 1.5 - position * 0.4 - lift,
+                        test_accuracy: 0.45 + position * 0.2 + lift,
+                    }
+                })
+                .collect(),
+        };
+        vec![
+            drawn("parent", rows(0.0)),
+            OverlayRun {
+                branched_at: Some(1.0),
+                ..drawn("branch", rows(0.08))
+            },
+        ]
+    }
+
+    #[test]
+    fn a_parent_under_its_branch_stays_visible() {
+        let runs = parent_and_branch();
+        let rgb = render_overlay(&runs, "a branch").expect("drawn");
+        let picture = image::RgbImage::from_raw(PLOT_SIZE.0, PLOT_SIZE.1, rgb).expect("size");
+        // Epochs 0 to 2 span each panel's plotting area (about 60 to 590 pixels into it): the
+        // first epoch, before the branch point, is its left half.
+        let parent = [PALETTE[0].0, PALETTE[0].1, PALETTE[0].2];
+        for (panel, name) in [(0, "loss"), (PLOT_SIZE.0 / 2, "accuracy")] {
+            let before_branch = picture
+                .enumerate_pixels()
+                .filter(|(x, y, pixel)| {
+                    (panel + 90..panel + 300).contains(x) && *y > 60 && pixel.0 == parent
+                })
+                .count();
+            assert!(
+                before_branch > 200,
+                "{name}: the parent's line before the branch point is hidden \
+                 ({before_branch} pixels of its color)"
+            );
+        }
+    }
+
     #[test]
     fn a_run_without_tests_is_named_by_its_training_line() {
         // b's training line runs along the top: whatever of b's color is in the lower right
         // is the legend's.
         let mut untested = run(0.9);
         untested.tests.clear();
-        let runs = vec![("a".to_string(), run(0.3)), ("b".to_string(), untested)];
+        let runs = vec![drawn("a", run(0.3)), drawn("b", untested)];
         let rgb = render_overlay(&runs, "one untested").expect("drawn");
         let picture = image::RgbImage::from_raw(PLOT_SIZE.0, PLOT_SIZE.1, rgb).expect("size");
         // The legend sits in the accuracy panel's lower right; its sample of b's line is drawn
@@ -179,7 +264,7 @@ mod tests {
 
     #[test]
     fn each_run_has_its_own_color() {
-        let runs = vec![("a".to_string(), run(0.6)), ("b".to_string(), run(0.8))];
+        let runs = vec![drawn("a", run(0.6)), drawn("b", run(0.8))];
         let rgb = render_overlay(&runs, "two runs").expect("drawn");
         let picture = image::RgbImage::from_raw(PLOT_SIZE.0, PLOT_SIZE.1, rgb).expect("size");
         let has = |color: RGBColor| {
