@@ -1,14 +1,16 @@
 //! Several runs' curves in one picture, for `plot A B ...`: the loss on the left, the accuracy
 //! on the right, one color per run. The test curves are the lines (with a marker per test), the
 //! logged training batches faint behind them; the legend names each run as the caller words
-//! it (its id and what sets it apart). Drawn with `draw.rs`'s panels, font and encoder.
+//! it (its id and what sets it apart). A branch drawn with its parent starts at its branch
+//! point, marked with a ring: what came before is the parent's history, drawn once, by the
+//! parent. Drawn with `draw.rs`'s panels, font and encoder.
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
 use super::draw::{FAMILY, Series, draw_error, draw_panel, encode_png, register_the_font};
-use super::{Curve, CurvesError, Metrics, PLOT_SIZE};
+use super::{Curve, CurvesError, Metrics, PLOT_SIZE, from_branch_point};
 
 /// One color per run, in order (matplotlib's first colors, which people read apart).
 const PALETTE: [RGBColor; 8] = [
@@ -51,25 +53,42 @@ pub fn render_overlay(runs: &[OverlayRun], title: &str) -> Result<Vec<u8>, Curve
             .fold(1.0, f64::max);
         let mut losses = Vec::new();
         let mut accuracies = Vec::new();
-        for (
-            index,
-            OverlayRun {
-                legend, metrics, ..
-            },
-        ) in runs.iter().enumerate()
-        {
+        let (mut loss_marks, mut accuracy_marks) = (Vec::new(), Vec::new());
+        for (index, run) in runs.iter().enumerate() {
             let color = PALETTE[index % PALETTE.len()];
+            let legend = &run.legend;
+            // A branch's curves before its branch point are its parent's history: left to the
+            // parent's line, which stays visible, and the branch starts at a ring there.
+            let own = |curve: Curve| match run.branched_at {
+                Some(at) => from_branch_point(&curve, at),
+                None => curve,
+            };
             let batches = |value: fn(&super::BatchRow) -> f64| -> Curve {
-                metrics
+                own(run
+                    .metrics
                     .batches
                     .iter()
                     .map(|row| (row.position, value(row)))
-                    .collect()
+                    .collect())
             };
-            let (test_losses, test_accuracies) = metrics.test_curves();
-            losses.push(unlabeled(batches(|row| row.loss), color));
+            let (test_losses, test_accuracies) = run.metrics.test_curves();
+            let (test_losses, test_accuracies) = (own(test_losses), own(test_accuracies));
+            let (trained_losses, trained_accuracies) =
+                (batches(|row| row.loss), batches(|row| row.accuracy));
+            if let Some(at) = run.branched_at {
+                let start = |tested: &Curve, trained: &Curve| {
+                    tested
+                        .first()
+                        .or(trained.first())
+                        .filter(|point| (point.0 - at).abs() < 1e-9)
+                        .map(|&point| (point, color))
+                };
+                loss_marks.extend(start(&test_losses, &trained_losses));
+                accuracy_marks.extend(start(&test_accuracies, &trained_accuracies));
+            }
+            losses.push(unlabeled(trained_losses, color));
             losses.push(Series::line(legend, test_losses, color));
-            let mut trained = unlabeled(batches(|row| row.accuracy), color);
+            let mut trained = unlabeled(trained_accuracies, color);
             if test_accuracies.is_empty() {
                 // Not tested yet (stopped early): its training line carries its name.
                 trained.label = Some(legend.clone());
@@ -98,6 +117,7 @@ pub fn render_overlay(runs: &[OverlayRun], title: &str) -> Result<Vec<u8>, Curve
             (x_end, 0.0, loss_top),
             SeriesLabelPosition::UpperRight,
             &losses,
+            &loss_marks,
         )?;
         draw_panel(
             &panels[1],
@@ -106,6 +126,7 @@ pub fn render_overlay(runs: &[OverlayRun], title: &str) -> Result<Vec<u8>, Curve
             (x_end, accuracy_bottom, 1.0),
             SeriesLabelPosition::LowerRight,
             &accuracies,
+            &accuracy_marks,
         )?;
         root.present().map_err(draw_error)?;
     }
@@ -232,6 +253,19 @@ mod tests {
                 before_branch > 200,
                 "{name}: the parent's line before the branch point is hidden \
                  ({before_branch} pixels of its color)"
+            );
+            // The branch point, epoch 1 (about 328 pixels in), is ringed in the branch's color:
+            // its lines and test markers begin there, the ring reaches further left.
+            let branch = [PALETTE[1].0, PALETTE[1].1, PALETTE[1].2];
+            let ring = picture
+                .enumerate_pixels()
+                .filter(|(x, y, pixel)| {
+                    (panel + 300..panel + 323).contains(x) && *y > 60 && pixel.0 == branch
+                })
+                .count();
+            assert!(
+                ring > 5,
+                "{name}: no ring at the branch point ({ring} pixels)"
             );
         }
     }
