@@ -1199,6 +1199,57 @@ fn the_overlay_axes_cover_both_runs() {
     assert!(axis.trim_end().ends_with('3'), "{axis}");
 }
 
+/// How many cells of the drawn dashboard have each of `colors` as their foreground.
+fn cells_colored(app: &App, colors: &[ratatui::style::Color]) -> Vec<usize> {
+    let mut terminal = Terminal::new(TestBackend::new(120, 36)).expect("test terminal");
+    terminal.draw(|frame| ui::draw(app, frame)).expect("draw");
+    let buffer = terminal.backend().buffer().clone();
+    colors
+        .iter()
+        .map(|&color| {
+            buffer
+                .content()
+                .iter()
+                .filter(|cell| cell.fg == color && !cell.symbol().trim().is_empty())
+                .count()
+        })
+        .collect()
+}
+
+#[test]
+fn a_branch_leaves_its_parents_line_visible_up_to_the_branch_point() {
+    use ratatui::style::Color;
+    // The live run branched from PARENT at epoch 1; EARLIER has the same curves but is no
+    // parent of it. Drawn over EARLIER, the live run is drawn whole; over its parent, what it
+    // carries from the parent (epochs 0 to 1) is left to the parent's grey line.
+    let drawn = |overlay: &str| {
+        let mut app = training_app();
+        let temp = earlier_runs(&mut app);
+        choose(&mut app, overlay);
+        let cells = cells_colored(&app, &[Color::Yellow, Color::Cyan, Color::Gray]);
+        (cells, render(&app, 120, 36), temp)
+    };
+    let (over_other, _, _temp) = drawn(EARLIER);
+    let (over_parent, screen, _temp) = drawn(PARENT);
+    assert!(
+        over_parent[0] < over_other[0],
+        "smoothed loss before the branch point: {over_parent:?} vs {over_other:?}"
+    );
+    assert!(
+        over_parent[1] < over_other[1],
+        "running accuracy before the branch point: {over_parent:?} vs {over_other:?}"
+    );
+    assert!(
+        over_parent[2] > over_other[2],
+        "the parent's grey line: {over_parent:?} vs {over_other:?}"
+    );
+    // The branch point is marked, and said.
+    assert!(
+        screen.contains(&format!("grey: {PARENT}, branched at epoch 1")),
+        "{screen}"
+    );
+}
+
 #[test]
 fn before_the_first_test_the_training_loss_is_compared() {
     let mut app = ready_app();
