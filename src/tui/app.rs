@@ -236,6 +236,10 @@ pub struct App {
     pub overlay_request: u64,
     /// The run the live one branched from, as [`Event::Opened`] says.
     pub parent: Option<String>,
+    /// Where the live run left that run, as [`Event::Opened`] says.
+    pub branched_at: Option<f64>,
+    /// Where the history a resumed run started with ends.
+    pub resumed_at: Option<f64>,
     /// Something changed since the last draw.
     pub dirty: bool,
 }
@@ -277,6 +281,8 @@ impl App {
             overlay: None,
             overlay_request: 0,
             parent: None,
+            branched_at: None,
+            resumed_at: None,
             dirty: true,
         }
     }
@@ -428,13 +434,6 @@ impl App {
     /// started from when that is another run, else the parent the live run's own record names.
     pub fn parent_run(&self) -> Option<String> {
         let live = self.live_run_id();
-        let from_checkpoint = self
-            .info
-            .as_ref()
-            .and_then(|info| info.resumed_from.as_deref())
-            .and_then(run_dir::of_checkpoint)
-            .and_then(|dir| Some(dir.file_name()?.to_string_lossy().into_owned()))
-            .filter(|id| Some(id.as_str()) != live);
         let recorded = match self.picker.as_ref().map(|picker| &picker.listing) {
             Some(Listing::Runs(runs)) => runs
                 .iter()
@@ -442,7 +441,32 @@ impl App {
                 .and_then(|run| run.parent.clone()),
             _ => None,
         };
-        self.parent.clone().or(from_checkpoint).or(recorded)
+        self.parent
+            .clone()
+            .or_else(|| self.checkpoint_run())
+            .or(recorded)
+    }
+
+    /// The run of the checkpoint the live run started from, when that is another run.
+    fn checkpoint_run(&self) -> Option<String> {
+        let live = self.live_run_id();
+        self.info
+            .as_ref()
+            .and_then(|info| info.resumed_from.as_deref())
+            .and_then(run_dir::of_checkpoint)
+            .and_then(|dir| Some(dir.file_name()?.to_string_lossy().into_owned()))
+            .filter(|id| Some(id.as_str()) != live)
+    }
+
+    /// Where the live run left [`App::parent_run`]: before it, its curves are that run's
+    /// history. Known for a branch, and for a run started from another run's checkpoint (where
+    /// the history it started with ends); not for a branch resumed later (its record's parent).
+    pub fn branch_point(&self) -> Option<f64> {
+        if self.parent.is_some() {
+            self.branched_at
+        } else {
+            self.checkpoint_run().and(self.resumed_at)
+        }
     }
 
     /// The picker's rows as it lists them now.
@@ -524,6 +548,7 @@ impl App {
                 run_dir,
                 parent,
             } => {
+                self.branched_at = parent.as_ref().map(|parent| parent.position);
                 self.parent = parent.map(|parent| parent.run_id);
                 if let Some(info) = &mut self.info {
                     info.run_id = Some(run_id);
@@ -604,6 +629,7 @@ impl App {
 
     fn on_ready(&mut self, info: ReadyInfo) {
         self.load_history(&info.history);
+        self.resumed_at = info.history.batches.last().map(BatchRecord::epoch_position);
         self.phase = Phase::Ready;
         self.info = Some(info);
     }
