@@ -8,6 +8,7 @@ use alexnet_tui::control::Steering;
 use alexnet_tui::model::{AlexNetConfig, summarize};
 use alexnet_tui::process::ProcessStats;
 use alexnet_tui::report::{Reporter, Steer};
+use alexnet_tui::runs::standing;
 use alexnet_tui::train::metrics::{BatchRecord, EpochRecord, Evaluation, History, TestCheck};
 use alexnet_tui::train::record::{EndReason, Parent, RunRecord, TestMark};
 use alexnet_tui::train::snapshot::{Filters, GalleryItem, Moment, Snapshot};
@@ -1037,7 +1038,7 @@ fn carry_out(app: &mut App, effects: Vec<Effect>) {
                 carry_out(app, more);
             }
             Effect::LoadOverlay { request, run } => {
-                let result = overlay::load(&root, run.clone()).map(Box::new);
+                let result = standing::read_curves(&root, run.clone()).map(Box::new);
                 let more = app.update(Msg::Overlay {
                     request,
                     run,

@@ -1,7 +1,7 @@
 //! The runs under a checkpoint folder, as `runs`, `compare`, `plot` and `runs clean` see them:
 //! [`list`] and [`summarize`] say what each run folder holds and how it stands, [`resolve`] finds
 //! the run a person names, [`compare`] lines up two or more, [`clean`] plans what removing their
-//! checkpoints frees.
+//! checkpoints frees, [`standing`] says how one run stands against another.
 //!
 //! Everything here reads the small files of a run folder: run.json (written by runs of this
 //! version), and for runs of earlier versions their metrics.csv and config.toml (see
@@ -14,6 +14,7 @@ pub mod compare;
 mod disk;
 mod legacy;
 mod place;
+pub mod standing;
 mod words;
 
 use std::path::{Path, PathBuf};

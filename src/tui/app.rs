@@ -13,6 +13,7 @@ use crate::config::{Change, Config};
 use crate::data::batcher;
 use crate::process::ProcessStats;
 use crate::report::{self, Level, Line};
+use crate::runs::standing::{RunCurves, RunRef};
 use crate::train::metrics::{
     BatchRecord, Ema, EpochRecord, History, TestCheck, TestPoint, best_test, note_target,
     test_points,
@@ -20,7 +21,7 @@ use crate::train::metrics::{
 use crate::train::run_dir;
 use crate::train::snapshot::Snapshot;
 use crate::train::{Command, Event, FinishReason, PauseReason, ReadyInfo};
-use crate::tui::overlay::{Listing, Overlay, Picker, Row, RunChoice, RunRef};
+use crate::tui::overlay::{Listing, Picker, Row, RunChoice};
 
 /// Where the run stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,7 +126,7 @@ pub enum Effect {
     Send(Command),
     /// List the runs under `checkpoint.dir` for the picker (answered with [`Msg::Runs`]).
     ListRuns,
-    /// Read a run's metrics for the overlay (answered with [`Msg::Overlay`]).
+    /// Read a run's metrics for the overlay (answered with [`Msg::RunCurves`]).
     LoadOverlay {
         request: u64,
         run: RunRef,
@@ -158,7 +159,7 @@ pub enum Msg {
     Overlay {
         request: u64,
         run: RunRef,
-        result: Result<Box<Overlay>, String>,
+        result: Result<Box<RunCurves>, String>,
     },
 }
 
@@ -231,7 +232,7 @@ pub struct App {
     /// The overlay picker, while it is open.
     pub picker: Option<Picker>,
     /// The earlier run drawn behind the live one.
-    pub overlay: Option<Overlay>,
+    pub overlay: Option<RunCurves>,
     /// The latest overlay asked for: answers to earlier requests are stale.
     pub overlay_request: u64,
     /// The run the live one branched from, as [`Event::Opened`] says.
@@ -508,7 +509,7 @@ impl App {
         }
     }
 
-    fn on_overlay(&mut self, request: u64, run: RunRef, result: Result<Box<Overlay>, String>) {
+    fn on_overlay(&mut self, request: u64, run: RunRef, result: Result<Box<RunCurves>, String>) {
         if request != self.overlay_request {
             self.dirty = false;
             return;

@@ -5,8 +5,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{Action, App, BodyView, Confirm, Effect, Phase, SideView};
-use super::overlay::{Picker, Row, RunRef};
+use super::overlay::{Picker, Row};
 use crate::report::{Level, Line};
+use crate::runs::standing::RunRef;
 use crate::train::Command;
 
 impl App {

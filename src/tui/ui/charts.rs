@@ -11,9 +11,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Wrap};
 
 use crate::curves::from_branch_point;
+use crate::runs::standing::{self, RunCurves};
 use crate::train::metrics::{best_test, epoch_label};
 use crate::tui::app::{App, Phase};
-use crate::tui::overlay::{self, Overlay};
 use crate::tui::theme;
 
 /// The x range: the planned epochs, or further if the history (or the overlay) already goes
@@ -22,7 +22,7 @@ fn epoch_bounds(app: &App) -> [f64; 2] {
     // Whole epochs, so that a fractional run still ends its axis on an epoch label.
     let planned = app.config.training.epochs.ceil();
     let seen = app.batch_loss.last().map_or(0.0, |(x, _)| *x);
-    let overlay = app.overlay.as_ref().map_or(0.0, Overlay::last_position);
+    let overlay = app.overlay.as_ref().map_or(0.0, RunCurves::last_position);
     [0.0, planned.max(seen.ceil()).max(overlay.ceil()).max(1.0)]
 }
 
@@ -358,8 +358,8 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
 
 /// How the live run stands against the overlay, on the first line(s) of `inner` (the
 /// accuracy panel inside its frame); returns the area left for the chart.
-fn comparison(app: &App, overlay: &Overlay, frame: &mut Frame, inner: Rect) -> Rect {
-    let standing = overlay::standing(&app.test_points(), &app.batch_loss, overlay);
+fn comparison(app: &App, overlay: &RunCurves, frame: &mut Frame, inner: Rect) -> Rect {
+    let standing = standing::standing(&app.test_points(), &app.batch_loss, overlay);
     let text = standing.words(&overlay.id);
     let style = match standing.ahead() {
         Some(true) => theme::GOOD,
