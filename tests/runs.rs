@@ -966,3 +966,35 @@ fn bad_names_and_unreadable_runs_are_one_line_and_a_failure() {
     }
     mode(0o755);
 }
+
+/// Run folders as this version writes them (tests/fixtures/runs-format-1): a recorded branch
+/// with tests, a target reached, a live change and its end, and a run of an earlier version
+/// (metrics.csv and config.toml alone), with `runs --json` as it printed them when they were
+/// made (runs-format-1.json).
+const FORMAT_1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runs-format-1");
+
+#[test]
+fn files_written_before_read_back_and_list_as_they_did() {
+    let dir = Path::new(FORMAT_1).join("20261202-113000");
+    let record = RunRecord::read(&dir)
+        .expect("readable")
+        .expect("a run.json");
+    let best = record.best.expect("a best test");
+    assert_eq!((best.accuracy, best.position), (0.885, 2.0));
+    assert_eq!(best.step, 40);
+    assert_eq!(best.elapsed_seconds, 200.0);
+    let reached = record.target_reached.expect("the target reached");
+    assert_eq!((reached.position, reached.step), (1.75, 35));
+    // Written again, byte for byte the file it was read from.
+    let out = tempfile::tempdir().expect("tempdir");
+    record.write(out.path()).expect("written");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("run.json")).expect("written"),
+        std::fs::read_to_string(dir.join("run.json")).expect("fixture")
+    );
+    // `runs --json` prints what it printed (the legacy run's times unknown: null).
+    let output = alexnet(&["runs", "--dir", FORMAT_1, "--json"], out.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected = std::fs::read_to_string(format!("{FORMAT_1}.json")).expect("fixture");
+    assert_eq!(stdout(&output).replace(FORMAT_1, "[fixtures]"), expected);
+}

@@ -243,6 +243,25 @@ impl Ema {
 mod tests {
     use super::*;
 
+    /// A history as checkpoints of this version keep it in their metadata (JSON).
+    const CHECKPOINT_HISTORY: &str = r#"{"batches":[],"epochs":[],"checks":[],"elapsed_seconds":12.5,"target_reached_at":{"position":1.75,"accuracy":0.8812,"elapsed_seconds":175.5}}"#;
+
+    #[test]
+    fn a_history_in_checkpoint_metadata_reads_back_and_is_written_as_before() {
+        let history: History = serde_json::from_str(CHECKPOINT_HISTORY).expect("readable");
+        let reached = history.target_reached_at.expect("the target reached");
+        assert_eq!((reached.position, reached.accuracy), (1.75, 0.8812));
+        assert_eq!(
+            serde_json::to_string(&history).expect("written"),
+            CHECKPOINT_HISTORY
+        );
+        // Checkpoints from before the target was kept have none.
+        let older: History =
+            serde_json::from_str(r#"{"batches":[],"epochs":[],"elapsed_seconds":0.0}"#)
+                .expect("readable");
+        assert_eq!(older.target_reached_at, None);
+    }
+
     fn evaluation(accuracy: f64) -> Evaluation {
         Evaluation {
             accuracy,
