@@ -8,7 +8,8 @@ use std::process::{Command, Output, Stdio};
 
 use alexnet_tui::config::{Change, Config};
 use alexnet_tui::train::lock::{LOCK_FILE, Owner};
-use alexnet_tui::train::record::{EndReason, Parent, RunRecord, TestMark};
+use alexnet_tui::train::metrics::TestPoint;
+use alexnet_tui::train::record::{EndReason, Parent, RunRecord};
 
 mod common;
 use common::skip;
@@ -103,12 +104,11 @@ fn checkpoints(dir: &Path, count: usize) {
     }
 }
 
-fn mark(accuracy: f64, position: f64, elapsed_seconds: f64) -> TestMark {
-    TestMark {
-        accuracy,
-        position,
-        step: (position * 20.0) as u64,
-        elapsed_seconds,
+fn mark(accuracy: f64, position: f64, elapsed_seconds: f64) -> TestPoint {
+    TestPoint {
+        step: Some((position * 20.0) as u64),
+        elapsed_seconds: Some(elapsed_seconds),
+        ..TestPoint::at(position, accuracy)
     }
 }
 
@@ -981,10 +981,10 @@ fn files_written_before_read_back_and_list_as_they_did() {
         .expect("a run.json");
     let best = record.best.expect("a best test");
     assert_eq!((best.accuracy, best.position), (0.885, 2.0));
-    assert_eq!(best.step, 40);
-    assert_eq!(best.elapsed_seconds, 200.0);
+    assert_eq!(best.step, Some(40));
+    assert_eq!(best.elapsed_seconds, Some(200.0));
     let reached = record.target_reached.expect("the target reached");
-    assert_eq!((reached.position, reached.step), (1.75, 35));
+    assert_eq!((reached.position, reached.step), (1.75, Some(35)));
     // Written again, byte for byte the file it was read from.
     let out = tempfile::tempdir().expect("tempdir");
     record.write(out.path()).expect("written");

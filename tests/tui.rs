@@ -9,8 +9,10 @@ use alexnet_tui::model::{AlexNetConfig, summarize};
 use alexnet_tui::process::ProcessStats;
 use alexnet_tui::report::{Reporter, Steer};
 use alexnet_tui::runs::standing;
-use alexnet_tui::train::metrics::{BatchRecord, EpochRecord, Evaluation, History, TestCheck};
-use alexnet_tui::train::record::{EndReason, Parent, RunRecord, TestMark};
+use alexnet_tui::train::metrics::{
+    BatchRecord, EpochRecord, Evaluation, History, TestCheck, TestPoint,
+};
+use alexnet_tui::train::record::{EndReason, Parent, RunRecord};
 use alexnet_tui::train::snapshot::{Filters, GalleryItem, Moment, Snapshot};
 use alexnet_tui::train::{
     Command, Event, FinishReason, PauseReason, ReadyInfo, SaveFailure, SaveReason, SavedFile,
@@ -1001,11 +1003,10 @@ fn earlier_runs(app: &mut App) -> tempfile::TempDir {
     let mut earlier = app.config.clone();
     earlier.training.learning_rate = 0.02;
     let mut record = RunRecord::new(EARLIER, &earlier, None);
-    let mark = |accuracy, position: f64| TestMark {
-        accuracy,
-        position,
-        step: (position * 469.0) as u64,
-        elapsed_seconds: 330.0 * position,
+    let mark = |accuracy, position: f64| TestPoint {
+        step: Some((position * 469.0) as u64),
+        elapsed_seconds: Some(330.0 * position),
+        ..TestPoint::at(position, accuracy)
     };
     for (accuracy, position) in [(0.82, 1.0), (0.855, 2.0), (0.872, 3.0)] {
         record.note_test(mark(accuracy, position), 0.0);
@@ -1065,7 +1066,7 @@ fn choose(app: &mut App, id: &str) {
     let at = app
         .picker_rows(&picker)
         .iter()
-        .position(|row| matches!(row, overlay::Row::Run { run, .. } if run.id == id))
+        .position(|row| matches!(row, overlay::Row::Run { run, .. } if run.summary.id == id))
         .expect("listed");
     for _ in 0..at {
         app.update(key(KeyCode::Down));
@@ -1173,7 +1174,7 @@ fn an_overlay_is_drawn_behind_the_live_run_and_compared_with_it() {
     let picker = app.picker.clone().expect("open");
     assert!(matches!(
         app.picker_rows(&picker)[picker.selected],
-        overlay::Row::Run { run, .. } if run.id == EARLIER
+        overlay::Row::Run { run, .. } if run.summary.id == EARLIER
     ));
     assert!(render(&app, 120, 36).contains("shown"));
     // "none" clears it.

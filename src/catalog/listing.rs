@@ -1,12 +1,13 @@
 //! The `runs` listing: one line per run, branches under their parents, and a total.
 
 use crate::runs::{
-    Mark, RunState, RunSummary, duration_text, is_bookkeeping, key_rank, setting_value, short_key,
+    RunState, RunSummary, duration_text, is_bookkeeping, key_rank, setting_value, short_key,
     short_live_change, size_text, started_text,
 };
 
 use super::{fitted_table, table_width};
 use crate::config::Config;
+use crate::train::metrics::TestPoint;
 
 /// The runs as a tree: each run followed by its branches (newest first), indented under it.
 /// A branch whose parent is not listed (deleted) stands on its own. Each as its depth and its
@@ -47,7 +48,7 @@ fn tree_order(runs: &[RunSummary]) -> Vec<(usize, usize)> {
     ordered
 }
 
-pub(super) fn mark_text(mark: Option<Mark>) -> String {
+pub(super) fn mark_text(mark: Option<TestPoint>) -> String {
     mark.map_or_else(
         || "-".to_string(),
         |mark| format!("{:.4} @{:.2}", mark.accuracy, mark.position),
@@ -56,7 +57,7 @@ pub(super) fn mark_text(mark: Option<Mark>) -> String {
 
 fn target_text(run: &RunSummary) -> String {
     match run.target_reached {
-        Some(Mark {
+        Some(TestPoint {
             elapsed_seconds: Some(seconds),
             ..
         }) => duration_text(seconds),

@@ -5,7 +5,7 @@
 //! still line up. A branch compared with its parent is lined up from the branch point on:
 //! before it, the branch's history is its parent's.
 
-use super::{Mark, RunSummary, is_bookkeeping, setting_value, short_key};
+use super::{RunSummary, is_bookkeeping, setting_value, short_key};
 use crate::config::Config;
 use crate::curves::Metrics;
 
@@ -24,24 +24,18 @@ pub struct SettingRow {
     pub values: Vec<Option<String>>,
 }
 
-/// One run's column.
-#[derive(Debug, Clone, PartialEq)]
+/// One run's column: the run as listed, and what the comparison adds.
+#[derive(Debug, Clone)]
 pub struct Column {
-    pub id: String,
+    pub run: RunSummary,
     /// `branch of <id> at epoch 1.50`, for a branch.
     pub branch: Option<String>,
-    pub epochs_done: Option<f64>,
-    pub best: Option<Mark>,
-    pub final_test: Option<Mark>,
-    pub target_accuracy: Option<f64>,
-    pub target_reached: Option<Mark>,
-    pub images_per_second: Option<f64>,
     /// What sets it apart from the others, in few words (`lr 0.1, batch 64`), for legends.
     pub differs: String,
 }
 
 /// Runs side by side.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Comparison {
     pub columns: Vec<Column>,
     /// The settings that differ between the runs, at the start or live.
@@ -59,9 +53,9 @@ impl Comparison {
     pub fn legend(&self, index: usize) -> String {
         let column = &self.columns[index];
         if column.differs.is_empty() {
-            column.id.clone()
+            column.run.id.clone()
         } else {
-            format!("{} ({})", column.id, column.differs)
+            format!("{} ({})", column.run.id, column.differs)
         }
     }
 }
@@ -91,20 +85,14 @@ pub fn compare(runs: &[(RunSummary, Metrics)]) -> Comparison {
         .iter()
         .enumerate()
         .map(|(index, (run, _))| Column {
-            id: run.id.clone(),
             branch: run.parent.as_ref().map(|parent| {
                 format!(
                     "branch of {} at epoch {:.2}",
                     parent.run_id, parent.position
                 )
             }),
-            epochs_done: run.epochs_done,
-            best: run.best,
-            final_test: run.final_test,
-            target_accuracy: run.target_accuracy,
-            target_reached: run.target_reached,
-            images_per_second: run.images_per_second,
             differs: differs_text(&settings, index),
+            run: run.clone(),
         })
         .collect();
     Comparison {

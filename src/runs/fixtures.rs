@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::train::checkpoint;
+use crate::train::metrics::TestPoint;
 use crate::train::metrics::{METRICS_FILE, MetricsRow};
-use crate::train::record::{RunRecord, TestMark};
+use crate::train::record::RunRecord;
 
 /// The size of each dummy checkpoint: this program's magic bytes (so that it counts as one of
 /// its checkpoints) and a few more; nothing here reads further.
@@ -25,12 +26,11 @@ test,2,,,1.5,30,,,0.4,0.8600,,,,6.5
 epoch,2,,,2,,0.5,0.82,0.42,0.8500,,640,,9.0
 ";
 
-pub fn mark(accuracy: f64, position: f64, elapsed_seconds: f64) -> TestMark {
-    TestMark {
-        accuracy,
-        position,
-        step: (position * 20.0) as u64,
-        elapsed_seconds,
+pub fn mark(accuracy: f64, position: f64, elapsed_seconds: f64) -> TestPoint {
+    TestPoint {
+        step: Some((position * 20.0) as u64),
+        elapsed_seconds: Some(elapsed_seconds),
+        ..TestPoint::at(position, accuracy)
     }
 }
 

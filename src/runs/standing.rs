@@ -268,11 +268,7 @@ mod tests {
     }
 
     fn test(position: f64, accuracy: f64) -> TestPoint {
-        TestPoint {
-            position,
-            accuracy,
-            elapsed_seconds: 0.0,
-        }
+        TestPoint::at(position, accuracy)
     }
 
     #[test]

@@ -438,8 +438,8 @@ impl App {
         let recorded = match self.picker.as_ref().map(|picker| &picker.listing) {
             Some(Listing::Runs(runs)) => runs
                 .iter()
-                .find(|run| Some(run.id.as_str()) == live)
-                .and_then(|run| run.parent.clone()),
+                .find(|run| Some(run.summary.id.as_str()) == live)
+                .and_then(|run| Some(run.summary.parent.as_ref()?.run_id.clone())),
             _ => None,
         };
         self.parent
@@ -500,7 +500,7 @@ impl App {
             .picker_rows(&picker)
             .iter()
             .position(|row| match row {
-                Row::Run { run, .. } => Some(run.id.as_str()) == shown,
+                Row::Run { run, .. } => Some(run.summary.id.as_str()) == shown,
                 Row::None => false,
             })
             .unwrap_or(0);
@@ -562,23 +562,15 @@ impl App {
                 if self.phase == Phase::Evaluating {
                     self.phase = Phase::Training;
                 }
-                self.note_test(TestPoint {
-                    position: check.position,
-                    accuracy: check.test.accuracy,
-                    elapsed_seconds: check.elapsed_seconds,
-                });
+                self.note_test(check.point());
                 self.checks.push(*check);
             }
             Event::Epoch(record) => {
                 if self.phase == Phase::Evaluating {
                     self.phase = Phase::Training;
                 }
-                if let Some(test) = &record.test {
-                    self.note_test(TestPoint {
-                        position: record.epoch as f64 + 1.0,
-                        accuracy: test.accuracy,
-                        elapsed_seconds: record.elapsed_seconds,
-                    });
+                if let Some(point) = record.test_point() {
+                    self.note_test(point);
                 }
                 self.epochs.push(*record);
             }

@@ -122,8 +122,8 @@ impl App {
                 };
                 let chosen = match self.picker_rows(&picker).get(picker.selected) {
                     Some(Row::Run { run, .. }) => Some(RunRef::Folder {
-                        id: run.id.clone(),
-                        dir: run.dir.clone(),
+                        id: run.summary.id.clone(),
+                        dir: run.summary.dir.clone(),
                     }),
                     Some(Row::None) | None => None,
                 };

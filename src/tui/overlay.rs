@@ -4,37 +4,31 @@
 //! path and hands the results to [`App::update`](super::app::App::update); how the live run
 //! stands against the chosen one is [`crate::runs::standing`]'s.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::config::{Change, Config};
+use crate::runs::RunSummary;
 use crate::train::metrics::epoch_label;
-
-/// A run's best test accuracy and where on the epoch axis.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BestTest {
-    pub accuracy: f64,
-    pub position: f64,
-}
 
 /// One earlier run, as the picker lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunChoice {
-    pub id: String,
-    pub dir: PathBuf,
-    /// How the run stands, in the `runs` command's word ("finished", "stopped", ...).
-    pub state: String,
-    pub best: Option<BestTest>,
+    /// The run, as `runs` lists it.
+    pub summary: RunSummary,
     /// Its settings that differ from the live run's, briefly, with its values; `None` when
     /// its settings are not known.
     pub differs: Option<String>,
-    /// The run it branched from.
-    pub parent: Option<String>,
 }
 
 impl RunChoice {
+    /// How the run stands, in the `runs` command's word ("finished", "stopped", ...).
+    pub fn state_words(&self) -> &'static str {
+        self.summary.state.label()
+    }
+
     /// "best 0.8712 at epoch 2", or nothing known.
     pub fn best_words(&self) -> String {
-        self.best.map_or_else(
+        self.summary.best.map_or_else(
             || "no test yet".to_string(),
             |best| {
                 format!(
@@ -74,18 +68,11 @@ pub fn list_runs(root: &Path, live: &Config) -> Result<Vec<RunChoice>, String> {
     Ok(summaries
         .into_iter()
         .map(|summary| RunChoice {
-            state: summary.state.label().to_string(),
-            best: summary.best.map(|best| BestTest {
-                accuracy: best.accuracy,
-                position: best.position,
-            }),
             differs: summary
                 .config
                 .as_ref()
                 .map(|config| differences(config, live)),
-            parent: summary.parent.map(|parent| parent.run_id),
-            id: summary.id,
-            dir: summary.dir,
+            summary,
         })
         .collect())
 }
@@ -134,9 +121,11 @@ impl Picker {
             Listing::Runs(runs) => runs,
             _ => &[],
         };
-        let earlier = runs.iter().filter(|run| Some(run.id.as_str()) != live);
+        let earlier = runs
+            .iter()
+            .filter(|run| Some(run.summary.id.as_str()) != live);
         let (first, rest): (Vec<&RunChoice>, Vec<&RunChoice>) =
-            earlier.partition(|run| Some(run.id.as_str()) == parent);
+            earlier.partition(|run| Some(run.summary.id.as_str()) == parent);
         first
             .into_iter()
             .map(|run| Row::Run { run, parent: true })
@@ -162,14 +151,11 @@ impl Default for Picker {
 mod tests {
     use super::*;
 
+    /// A run folder that is not there: listed by its name alone.
     fn choice(id: &str) -> RunChoice {
         RunChoice {
-            id: id.into(),
-            dir: PathBuf::from("runs").join(id),
-            state: "completed".into(),
-            best: None,
+            summary: crate::runs::summarize(&Path::new("no such folder").join(id)),
             differs: Some(String::new()),
-            parent: None,
         }
     }
 
@@ -182,8 +168,8 @@ mod tests {
         let ids = |rows: Vec<Row>| -> Vec<String> {
             rows.iter()
                 .map(|row| match row {
-                    Row::Run { run, parent: true } => format!("{} (parent)", run.id),
-                    Row::Run { run, .. } => run.id.clone(),
+                    Row::Run { run, parent: true } => format!("{} (parent)", run.summary.id),
+                    Row::Run { run, .. } => run.summary.id.clone(),
                     Row::None => "none".into(),
                 })
                 .collect()
