@@ -18,6 +18,7 @@ use crate::train::metrics::{
     BatchRecord, Ema, EpochRecord, History, TestCheck, TestPoint, best_test, note_target,
     test_points,
 };
+use crate::train::record::Parent;
 use crate::train::run_dir;
 use crate::train::snapshot::Snapshot;
 use crate::train::{Command, Event, FinishReason, PauseReason, ReadyInfo};
@@ -434,18 +435,24 @@ impl App {
     /// The run the live one came from: the branch's parent, else the run of the checkpoint it
     /// started from when that is another run, else the parent the live run's own record names.
     pub fn parent_run(&self) -> Option<String> {
-        let live = self.live_run_id();
-        let recorded = match self.picker.as_ref().map(|picker| &picker.listing) {
-            Some(Listing::Runs(runs)) => runs
-                .iter()
-                .find(|run| Some(run.summary.id.as_str()) == live)
-                .and_then(|run| Some(run.summary.parent.as_ref()?.run_id.clone())),
-            _ => None,
-        };
         self.parent
             .clone()
             .or_else(|| self.checkpoint_run())
-            .or(recorded)
+            .or_else(|| Some(self.recorded_parent()?.run_id.clone()))
+    }
+
+    /// The parent the live run's own record names, as the picker listed it.
+    fn recorded_parent(&self) -> Option<&Parent> {
+        let live = self.live_run_id()?;
+        match &self.picker.as_ref()?.listing {
+            Listing::Runs(runs) => runs
+                .iter()
+                .find(|run| run.summary.id == live)?
+                .summary
+                .parent
+                .as_ref(),
+            _ => None,
+        }
     }
 
     /// The run of the checkpoint the live run started from, when that is another run.
@@ -460,13 +467,16 @@ impl App {
     }
 
     /// Where the live run left [`App::parent_run`]: before it, its curves are that run's
-    /// history. Known for a branch, and for a run started from another run's checkpoint (where
-    /// the history it started with ends); not for a branch resumed later (its record's parent).
+    /// history. For a branch, where it branched; for a run started from another run's
+    /// checkpoint, where the history it started with ends; for a branch resumed later, where its
+    /// record says it branched.
     pub fn branch_point(&self) -> Option<f64> {
         if self.parent.is_some() {
             self.branched_at
+        } else if self.checkpoint_run().is_some() {
+            self.resumed_at
         } else {
-            self.checkpoint_run().and(self.resumed_at)
+            self.recorded_parent().map(|parent| parent.position)
         }
     }
 
