@@ -1228,7 +1228,10 @@ fn a_branch_leaves_its_parents_line_visible_up_to_the_branch_point() {
         let mut app = training_app();
         let temp = earlier_runs(&mut app);
         choose(&mut app, overlay);
-        let cells = cells_colored(&app, &[Color::Yellow, Color::Cyan, Color::Gray]);
+        let cells = cells_colored(
+            &app,
+            &[Color::Yellow, Color::Cyan, Color::Gray, Color::Blue],
+        );
         (cells, render(&app, 120, 36), temp)
     };
     let (over_other, _, _temp) = drawn(EARLIER);
@@ -1245,7 +1248,9 @@ fn a_branch_leaves_its_parents_line_visible_up_to_the_branch_point() {
         over_parent[2] > over_other[2],
         "the parent's grey line: {over_parent:?} vs {over_other:?}"
     );
-    // The branch point is marked, and said.
+    // The branch point is marked (a line in both charts), and said.
+    assert_eq!(over_other[3], 0, "{over_other:?}");
+    assert!(over_parent[3] > 4, "no branch point line: {over_parent:?}");
     assert!(
         screen.contains(&format!("grey: {PARENT}, branched at epoch 1")),
         "{screen}"
