@@ -103,7 +103,7 @@ impl fmt::Display for Schedule {
 
 /// What `training.precision` (and `eval`'s and `predict`'s `--precision`) asks for; see
 /// `crate::precision`, which decides "auto".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// Everything in f32 (the notebook).
