@@ -30,6 +30,7 @@ const LAYERS: &[(Layer, &[&str])] = &[
             "train",
             "process",
             "files",
+            "units",
         ],
     ),
     (

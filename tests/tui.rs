@@ -184,7 +184,7 @@ macro_rules! snapshot {
         insta::with_settings!({
             filters => vec![
                 (r"\d\d:\d\d:\d\d ", "[clock] "),
-                (r"trained \d+(h\d+m|m\d+s|s)", "trained [time]"),
+                (r"trained \d+(h \d+m|m \d+s|s)", "trained [time]"),
             ],
         }, {
             insta::assert_snapshot!($name, $text);
@@ -262,7 +262,7 @@ fn a_test_inside_an_epoch_is_charted_and_marks_when_the_target_was_reached() {
     let screen = render(&app, 160, 40);
     assert!(screen.contains("best test 0.8810 (epoch 2.20)"), "{screen}");
     assert!(
-        screen.contains("target 0.88 reached: epoch 2.20, 11m40s"),
+        screen.contains("target 0.88 reached: epoch 2.20, 11m 40s"),
         "{screen}"
     );
 }
@@ -1080,7 +1080,7 @@ macro_rules! overlay_snapshot {
             filters => vec![
                 (temp.as_str(), "[tmp]"),
                 (r"\d\d:\d\d:\d\d ", "[clock] "),
-                (r"trained \d+(h\d+m|m\d+s|s)", "trained [time]"),
+                (r"trained \d+(h \d+m|m \d+s|s)", "trained [time]"),
             ],
         }, {
             insta::assert_snapshot!($name, $text);

@@ -1,12 +1,13 @@
 //! The `runs` listing: one line per run, branches under their parents, and a total.
 
 use crate::runs::{
-    Mark, RunState, RunSummary, duration_text, is_bookkeeping, key_rank, setting_value, short_key,
-    short_live_change, size_text, started_text,
+    Mark, RunState, RunSummary, is_bookkeeping, key_rank, setting_value, short_key,
+    short_live_change, started_text,
 };
 
 use super::{fitted_table, table_width};
 use crate::config::Config;
+use crate::units;
 
 /// The runs as a tree: each run followed by its branches (newest first), indented under it.
 /// A branch whose parent is not listed (deleted) stands on its own. Each as its depth and its
@@ -59,7 +60,7 @@ fn target_text(run: &RunSummary) -> String {
         Some(Mark {
             elapsed_seconds: Some(seconds),
             ..
-        }) => duration_text(seconds),
+        }) => units::duration(seconds),
         Some(mark) => format!("@{:.2}", mark.position),
         None => "-".to_string(),
     }
@@ -235,7 +236,7 @@ pub(super) fn runs_table(runs: &[RunSummary], root: &str, width: Option<usize>) 
             target_text(run),
             run.images_per_second
                 .map_or_else(|| "-".to_string(), |speed| format!("{speed:.0}")),
-            size_text(run.disk_bytes),
+            units::bytes(run.disk_bytes),
         ];
         if any_branch {
             row.insert(
@@ -302,8 +303,8 @@ pub(super) fn runs_table(runs: &[RunSummary], root: &str, width: Option<usize>) 
         "\n{root}: {} run{}, {} on disk, {} of it checkpoints (`alexnet-tui runs clean` deletes them)\n",
         runs.len(),
         if runs.len() == 1 { "" } else { "s" },
-        size_text(disk),
-        size_text(checkpoints),
+        units::bytes(disk),
+        units::bytes(checkpoints),
     ));
     out
 }

@@ -29,8 +29,8 @@ use crate::train::record::{EndReason, LiveChange, Parent, RECORD_FILE, RunRecord
 
 pub use place::{RunsFolder, runs_error};
 pub use words::{
-    duration_text, is_bookkeeping, key_rank, setting_value, short_changes, short_key,
-    short_live_change, size_text, started_text,
+    is_bookkeeping, key_rank, setting_value, short_changes, short_key, short_live_change,
+    started_text,
 };
 
 /// The folder inside a run that holds its checkpoints.
