@@ -19,7 +19,7 @@ mod load;
 mod validate;
 
 pub use live::{Applier, Change, ConfigDiff, LIVE, LiveKey};
-pub use load::{ConfigError, find_key_line};
+pub use load::ConfigError;
 
 /// The URL the Fashion-MNIST files are published under (Zalando's release bucket).
 pub const UPSTREAM_URL: &str = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
