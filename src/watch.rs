@@ -45,7 +45,12 @@ impl ConfigWatcher {
             _ => PathBuf::from("."),
         };
         watcher.watch(&folder, RecursiveMode::NonRecursive)?;
-        // Editors write in several steps; wait until the file has been quiet for a moment.
+        // Editors write in several steps; wait until the file has been quiet for a moment. Not
+        // notify's debouncers, tried against the tests below: notify-debouncer-mini reports no
+        // event kinds, so the opening of the file by each load (inotify's IN_OPEN) would count
+        // as a save and reload it again, endlessly; notify-debouncer-full emits each event once
+        // it is 150 ms old, not once the file is quiet, so a save written in steps 30 ms apart
+        // was loaded twice in a run of the first test (the first time possibly half written).
         std::thread::Builder::new()
             .name("config-watch".into())
             .spawn(move || {
