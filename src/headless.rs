@@ -170,7 +170,9 @@ impl Printer {
             let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{msg:28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                    // Decimal units, as everywhere else (see crate::units): indicatif's plain
+                    // {bytes} are binary (MiB).
+                    "{msg:28} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                 .progress_chars("=> "),

@@ -7,7 +7,8 @@
 //! which [`tui`] draws or [`headless`] prints.
 //!
 //! The layers, lowest first (`tests/layers.rs` checks that no module refers to one above it):
-//! - core: [`config`], [`data`], [`model`], [`precision`], [`train`], [`process`], [`files`]
+//! - core: [`config`], [`data`], [`model`], [`precision`], [`train`], [`process`], [`files`],
+//!   [`units`] (durations, sizes and speeds in words, one way everywhere)
 //! - shared by the front ends and commands: [`session`], [`watch`], [`report`], [`control`],
 //!   [`curves`], [`runs`], [`interrupts`] (the async runtime and the signals that end a run)
 //! - front ends: [`tui`], [`headless`]; commands: [`bench`], [`inspect`], [`predict`], [`plot`],
@@ -24,6 +25,7 @@ pub mod model;
 pub mod precision;
 pub mod process;
 pub mod train;
+pub mod units;
 
 // shared
 pub mod control;

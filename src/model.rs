@@ -463,7 +463,7 @@ pub fn format_summary(summary: &[LayerSummary]) -> String {
     out.push_str(&format!(
         "{:<38}{:>12}\n",
         "size of the weights (f32)",
-        format!("{:.1} MB", total as f64 * 4.0 / 1e6)
+        crate::units::megabytes(total as u64 * 4)
     ));
     out
 }

@@ -48,7 +48,7 @@ pub struct PredictArgs {
     pub json: bool,
     /// What the convolutions and matrix products compute in: "f32", "bf16" or "auto" (bf16 where
     /// the CPU computes it natively). Default: the checkpoint's run's training.precision.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = session::precision_parser())]
     pub precision: Option<crate::precision::Precision>,
 }
 

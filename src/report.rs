@@ -8,6 +8,7 @@ use crate::config::{Config, ConfigDiff, ConfigError};
 use crate::interrupts::Signal;
 use crate::train::metrics::{BatchRecord, TestPoint, epoch_label};
 use crate::train::{Event, FinishReason, PauseReason, SaveFailure, SaveReason, SavedFile};
+use crate::units;
 
 /// How much a line matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +134,7 @@ impl Reporter {
                     check.test.images,
                     check.test.loss,
                     check.test.seconds,
-                    format_duration(check.elapsed_seconds)
+                    units::duration(check.elapsed_seconds)
                 ))]
             }
             Event::Epoch(record) => {
@@ -149,19 +150,19 @@ impl Reporter {
                 };
                 let memory = record.memory.map_or(String::new(), |(now, peak)| {
                     format!(
-                        ", memory {:.2} GB (peak {:.2} GB)",
-                        now as f64 / 1e9,
-                        peak as f64 / 1e9
+                        ", memory {} (peak {})",
+                        units::gigabytes(now),
+                        units::gigabytes(peak)
                     )
                 });
                 vec![Line::info(format!(
-                    "epoch {}/{}: train loss {:.4}, train accuracy {:.4}, {test}, {:.1} images/s, trained {}{memory}",
+                    "epoch {}/{}: train loss {:.4}, train accuracy {:.4}, {test}, {}, trained {}{memory}",
                     record.epoch + 1,
                     self.epochs,
                     record.train_loss,
                     record.train_accuracy,
-                    record.images_per_second,
-                    format_duration(record.elapsed_seconds)
+                    units::images_per_second(record.images_per_second),
+                    units::duration(record.elapsed_seconds)
                 ))]
             }
             Event::Checkpointed {
@@ -250,7 +251,7 @@ impl Reporter {
                 "finished: target accuracy reached ({:.4} at epoch {}, after {})",
                 test.accuracy,
                 epoch_label(test.position),
-                format_duration(test.elapsed_seconds.unwrap_or_default())
+                units::duration(test.elapsed_seconds.unwrap_or(f64::NAN))
             ),
             (FinishReason::TargetReached, None) => "finished: target accuracy reached".to_string(),
         }
@@ -386,7 +387,7 @@ pub fn progress_line(batch: &BatchRecord, epochs: f64, images_per_second: f64) -
     let remaining_batches = this_epoch - (batch.batch + 1);
     let eta = remaining_batches as f64 * batch.seconds;
     format!(
-        "epoch {}/{} batch {}/{} ({:.1}%) | loss {:.4} | batch accuracy {:.3} | lr {:.5} | {:.1} images/s | epoch ETA {}",
+        "epoch {}/{} batch {}/{} ({:.1}%) | loss {:.4} | batch accuracy {:.3} | lr {:.5} | {} | epoch ETA {}",
         batch.epoch + 1,
         epochs,
         batch.batch + 1,
@@ -395,16 +396,16 @@ pub fn progress_line(batch: &BatchRecord, epochs: f64, images_per_second: f64) -
         batch.loss,
         batch.accuracy,
         batch.learning_rate,
-        images_per_second,
-        format_duration(eta)
+        units::images_per_second(images_per_second),
+        units::duration(eta)
     )
 }
 
-/// Download progress of a data file: `45%`, or kilobytes when the size is unknown.
+/// Download progress of a data file: `45%`, or the bytes so far when the size is unknown.
 pub fn download_progress(file: &str, bytes: u64, total: Option<u64>) -> String {
     let progress = match total {
         Some(total) if total > 0 => format!("{:.0}%", 100.0 * bytes as f64 / total as f64),
-        _ => format!("{} kB", bytes / 1000),
+        _ => units::bytes(bytes),
     };
     format!("downloading {file}: {progress}")
 }
@@ -414,24 +415,8 @@ pub fn curves_line(path: &Path) -> Line {
     Line::info(format!("curves: {}", path.display()))
 }
 
-/// `1h02m`, `3m12s`, `42s`.
-pub fn format_duration(seconds: f64) -> String {
-    if !seconds.is_finite() || seconds < 0.0 {
-        return "--".to_string();
-    }
-    let total = seconds.round() as u64;
-    let (h, m, s) = (total / 3600, (total / 60) % 60, total % 60);
-    if h > 0 {
-        format!("{h}h{m:02}m")
-    } else if m > 0 {
-        format!("{m}m{s:02}s")
-    } else {
-        format!("{s}s")
-    }
-}
-
 /// `+00:01:16`: time since the front end opened, for message timestamps (training time is
-/// shown as `trained 1m10s`, so the two are never confused).
+/// shown as `trained 1m 10s`, so the two are never confused).
 pub fn format_clock(seconds: u64) -> String {
     format!(
         "+{:02}:{:02}:{:02}",
@@ -476,11 +461,7 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_clock() {
-        assert_eq!(format_duration(42.4), "42s");
-        assert_eq!(format_duration(192.0), "3m12s");
-        assert_eq!(format_duration(3720.0), "1h02m");
-        assert_eq!(format_duration(f64::NAN), "--");
+    fn the_clock() {
         assert_eq!(format_clock(76), "+00:01:16");
     }
 }

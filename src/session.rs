@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use clap::Args;
+use clap::builder::{EnumValueParser, TypedValueParser};
 
 use crate::config::{Config, ConfigError};
 use crate::data::batcher::Transform;
@@ -26,6 +27,34 @@ pub struct ConfigArgs {
     /// A named profile ("seed" or "fast"); keys written in the config file still override it.
     #[arg(long)]
     pub profile: Option<String>,
+}
+
+/// `--precision` as the command line spells it: clap's mirror of the core's [`Precision`], which
+/// knows nothing of clap. The doc comments are the help's descriptions of the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PrecisionFlag {
+    /// Everything in f32 (the notebook).
+    F32,
+    /// Convolutions and matrix products in bf16, everything else f32.
+    Bf16,
+    /// bf16 where the hardware computes it natively, else f32.
+    Auto,
+}
+
+impl From<PrecisionFlag> for Precision {
+    fn from(flag: PrecisionFlag) -> Precision {
+        match flag {
+            PrecisionFlag::F32 => Precision::F32,
+            PrecisionFlag::Bf16 => Precision::Bf16,
+            PrecisionFlag::Auto => Precision::Auto,
+        }
+    }
+}
+
+/// The parser of a `--precision` option that gives the core's [`Precision`]: clap lists and
+/// checks the values as it would for a `ValueEnum`.
+pub fn precision_parser() -> impl TypedValueParser<Value = Precision> {
+    EnumValueParser::<PrecisionFlag>::new().map(Precision::from)
 }
 
 /// How to train: the options of `train`, and of `alexnet-tui` with no command.
@@ -309,4 +338,30 @@ pub fn restore(
         device,
         precision,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn each_precision_flag_is_spelled_as_config_toml_spells_its_precision() {
+        for flag in PrecisionFlag::value_variants() {
+            let name = flag
+                .to_possible_value()
+                .map(|value| value.get_name().to_string());
+            assert_eq!(name, Some(Precision::from(*flag).to_string()));
+        }
+        // No wildcard: a precision added to config does not compile here until it has a flag.
+        let flag_of = |precision: Precision| match precision {
+            Precision::F32 => PrecisionFlag::F32,
+            Precision::Bf16 => PrecisionFlag::Bf16,
+            Precision::Auto => PrecisionFlag::Auto,
+        };
+        for precision in [Precision::F32, Precision::Bf16, Precision::Auto] {
+            assert_eq!(Precision::from(flag_of(precision)), precision);
+        }
+    }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use alexnet_tui::train::metrics::MetricsRow;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 const ROWS: u16 = 36;
@@ -314,10 +315,7 @@ fn headless_ctrl_c_saves_a_checkpoint_and_exits_cleanly() {
 /// metrics.csv of an earlier run of `batches_per_epoch` batches an epoch: three epochs, every
 /// batch logged, tests at the epoch ends.
 fn earlier_metrics_csv(batches_per_epoch: usize) -> String {
-    let mut text = String::from(
-        "kind,epoch,batch,batches_per_epoch,position,step,loss,accuracy,test_loss,test_accuracy,\
-         learning_rate,images_per_second,batch_seconds,elapsed_seconds\n",
-    );
+    let mut text = MetricsRow::COLUMNS.join(",") + "\n";
     for (epoch, test) in [0.62, 0.68, 0.71].into_iter().enumerate() {
         for batch in 1..=batches_per_epoch {
             let step = epoch * batches_per_epoch + batch;

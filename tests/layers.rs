@@ -30,6 +30,7 @@ const LAYERS: &[(Layer, &[&str])] = &[
             "train",
             "process",
             "files",
+            "units",
         ],
     ),
     (
@@ -623,6 +624,52 @@ fn no_cycles_among_modules() {
         found.is_empty(),
         "the modules refer to each other in a circle; each cycle with a file of every step:\n{}",
         found.join("\n")
+    );
+}
+
+/// References the real tree is known to make, each read through a different kind of path
+/// (`use crate::x::..`, a `use crate::x::{..}` group, main.rs's `alexnet_tui::x` and its
+/// `alexnet_tui::{..}` group). The two tests above pass on a graph with no edge at all, so a
+/// reader that silently stops finding references would go unnoticed without this one.
+const KNOWN_EDGES: &[(&str, &str)] = &[
+    ("tui", "control"),
+    ("control", "train"),
+    ("headless", "report"),
+    ("catalog", "runs"),
+    ("runs", "train"),
+    ("main", "cli"),
+    ("main", "tui"),
+    ("main", "headless"),
+];
+
+#[test]
+fn the_real_tree_has_the_references_it_is_known_to_have() {
+    let graph = this_crate();
+    let missing_modules: Vec<&str> = LAYERS
+        .iter()
+        .flat_map(|(_, modules)| modules.iter().copied())
+        .filter(|module| !graph.modules.contains_key(*module))
+        .collect();
+    assert!(
+        missing_modules.is_empty(),
+        "modules named in LAYERS but not found in src/: {missing_modules:?} (remove them from \
+         LAYERS if they are gone, or fix read_graph)"
+    );
+    let missing: Vec<String> = KNOWN_EDGES
+        .iter()
+        .filter(|(from, to)| {
+            !graph
+                .edges
+                .contains_key(&(from.to_string(), to.to_string()))
+        })
+        .map(|(from, to)| format!("{from} -> {to}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "known references not read from src/: {} ({} references read in all); either the code \
+         changed (update KNOWN_EDGES) or the reader lost them",
+        missing.join(", "),
+        graph.edges.len()
     );
 }
 

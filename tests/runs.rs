@@ -1,25 +1,21 @@
 //! `runs`, `runs clean`, `compare` and `plot A B`, run as the binary on run folders made here the
 //! way training makes them: run.json written through the library, metrics.csv in the worker's
-//! format, checkpoints of a few bytes (nothing here opens one).
+//! format, checkpoints of a few bytes (nothing here opens one): see tests/common/runs.rs.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use alexnet_tui::config::{Change, Config};
+use alexnet_tui::config::Change;
+use alexnet_tui::train::checkpoint;
 use alexnet_tui::train::lock::{LOCK_FILE, Owner};
-use alexnet_tui::train::metrics::TestPoint;
 use alexnet_tui::train::record::{EndReason, Parent, RunRecord};
 
 mod common;
+use common::runs::{CKPT_BYTES, legacy, metrics_csv, recorded};
 use common::skip;
 
 const BIN: &str = env!("CARGO_BIN_EXE_alexnet-tui");
-
-/// metrics.csv's header, as `train::metrics::MetricsRow::COLUMNS` writes it.
-const HEADER: &str = "kind,epoch,batch,batches_per_epoch,position,step,loss,accuracy,test_loss,test_accuracy,learning_rate,images_per_second,batch_seconds,elapsed_seconds";
-
-const CKPT_BYTES: usize = 20;
 
 fn alexnet(args: &[&str], cwd: &Path) -> Output {
     Command::new(BIN)
@@ -37,132 +33,11 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A metrics.csv of two epochs of 20 batches: a logged batch every 0.25 epoch (128 images at
-/// 640 images/s), an epoch end at 1 and 2, and tests at `tests` (position, accuracy).
-fn metrics_csv(tests: &[(f64, f64)]) -> String {
-    let mut rows = vec![HEADER.to_string()];
-    let mut tests = tests.to_vec();
-    tests.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let accuracy_at = |position: f64| {
-        tests
-            .iter()
-            .find(|(at, _)| (*at - position).abs() < 1e-9)
-            .map(|(_, accuracy)| format!("{accuracy:.4}"))
-    };
-    for quarter in 1..=8 {
-        let position = f64::from(quarter) * 0.25;
-        let epoch = ((position - 1e-9).floor() as usize) + 1;
-        let batch = ((position - (epoch - 1) as f64) * 20.0).round() as usize;
-        let step = (position * 20.0).round() as u64;
-        for (at, accuracy) in &tests {
-            // A test inside an epoch is written before the first batch trained after it; one
-            // at an epoch's end is in that epoch's row.
-            let inside = at.fract().abs() > 1e-9;
-            if inside && *at >= position - 0.25 - 1e-9 && *at < position - 1e-9 {
-                rows.push(format!(
-                    "test,{},,,{at},{step},,,0.45,{accuracy:.4},,,,{:.1}",
-                    (at.ceil() as usize).max(1),
-                    at * 10.0
-                ));
-            }
-        }
-        rows.push(format!(
-            "batch,{epoch},{batch},20,{position},{step},{:.3},{:.3},,,0.05,640,0.2,{:.1}",
-            2.0 - position * 0.6,
-            0.5 + position * 0.2,
-            position * 10.0
-        ));
-        if batch == 20 {
-            let test = accuracy_at(position);
-            rows.push(format!(
-                "epoch,{epoch},,,{epoch},,{:.3},{:.3},{},{},,640,,{:.1}",
-                2.0 - position * 0.6,
-                0.5 + position * 0.2,
-                if test.is_some() { "0.42" } else { "" },
-                test.unwrap_or_default(),
-                position * 10.0
-            ));
-        }
-    }
-    rows.join("\n") + "\n"
-}
-
-fn checkpoints(dir: &Path, count: usize) {
-    let folder = dir.join("checkpoints");
-    std::fs::create_dir_all(&folder).expect("checkpoints folder");
-    for index in 0..count {
-        let name = format!(
-            "step-{:09}-epoch-{:03}-batch-{:05}.ckpt",
-            (index + 1) * 20 - 1,
-            index + 1,
-            20
-        );
-        // This program's magic bytes: a checkpoint as far as listing goes (nothing reads on).
-        let mut bytes = alexnet_tui::train::checkpoint::MAGIC.to_vec();
-        bytes.resize(CKPT_BYTES, 7);
-        std::fs::write(folder.join(name), bytes).expect("checkpoint");
-    }
-}
-
-fn mark(accuracy: f64, position: f64, elapsed_seconds: f64) -> TestPoint {
-    TestPoint {
-        step: Some((position * 20.0) as u64),
-        elapsed_seconds: Some(elapsed_seconds),
-        ..TestPoint::at(position, accuracy)
-    }
-}
-
-/// A run of this version under `root`, started at `started` (RFC 3339), with `tests` in its
-/// record and metrics.csv; `edit` sets the rest.
-fn recorded(
-    root: &Path,
-    id: &str,
-    started: &str,
-    tests: &[(f64, f64)],
-    edit: impl FnOnce(&mut RunRecord),
-) -> PathBuf {
-    let dir = root.join(id);
-    checkpoints(&dir, 2);
-    let mut record = RunRecord::new(id, &Config::default(), None);
-    record.started_at = started.to_string();
-    record.progress.position = 2.0;
-    record.progress.step = 40;
-    record.progress.images = 5120;
-    record.progress.train_seconds = 8.0;
-    edit(&mut record);
-    for &(position, accuracy) in tests {
-        let target = record.config.training.target_accuracy;
-        record.note_test(mark(accuracy, position, position * 100.0), target);
-    }
-    record.write(&dir).expect("run.json");
-    std::fs::write(
-        dir.join("config.toml"),
-        toml::to_string_pretty(&record.config).expect("toml"),
-    )
-    .expect("config.toml");
-    std::fs::write(dir.join("metrics.csv"), metrics_csv(tests)).expect("metrics.csv");
-    dir
-}
-
-/// A run of a version before run.json: metrics.csv, config.toml and a checkpoint.
-fn legacy(root: &Path, id: &str, metrics: &str) -> PathBuf {
-    let dir = root.join(id);
-    checkpoints(&dir, 1);
-    std::fs::write(dir.join("metrics.csv"), metrics).expect("metrics.csv");
-    std::fs::write(
-        dir.join("config.toml"),
-        toml::to_string_pretty(&Config::default()).expect("toml"),
-    )
-    .expect("config.toml");
-    dir
-}
-
 /// A parent, its branch, a crashed run, a legacy run, a damaged one and a folder that is no run.
 fn many_runs(root: &Path) {
     recorded(
         root,
         "20261202-103551",
-        "2026-12-02T10:35:51Z",
         &[(1.5, 0.86), (1.6, 0.8812), (2.0, 0.88)],
         |record| {
             record.config.training.learning_rate = 0.1;
@@ -172,7 +47,6 @@ fn many_runs(root: &Path) {
     recorded(
         root,
         "20261202-113000",
-        "2026-12-02T11:30:00Z",
         &[(1.5, 0.86), (1.75, 0.87), (2.0, 0.885)],
         |record| {
             record.config.training.learning_rate = 0.1;
@@ -180,7 +54,7 @@ fn many_runs(root: &Path) {
                 run_id: "20261202-103551".into(),
                 step: 30,
                 position: 1.5,
-                checkpoint: "step-000000029-epoch-002-batch-00010.ckpt".into(),
+                checkpoint: checkpoint::file_name(29, 1, 10).into(),
             });
             record.note_changes(
                 &[Change {
@@ -194,15 +68,9 @@ fn many_runs(root: &Path) {
             record.end(EndReason::Stopped, None);
         },
     );
-    recorded(
-        root,
-        "20261202-120000",
-        "2026-12-02T12:00:00Z",
-        &[(1.5, 0.84)],
-        |record| {
-            record.progress.position = 1.52;
-        },
-    );
+    recorded(root, "20261202-120000", &[(1.5, 0.84)], |record| {
+        record.progress.position = 1.52;
+    });
     legacy(
         root,
         "20261101-090000",
@@ -310,7 +178,7 @@ fn runs_json_has_every_field_for_scripts() {
     assert_eq!(parent["end_reason"], "target_reached");
     assert_eq!(parent["checkpoints"], 2);
     assert_eq!(parent["checkpoint_bytes"], 2 * CKPT_BYTES);
-    assert!(parent["disk_bytes"].as_u64().expect("bytes") > 2 * CKPT_BYTES as u64);
+    assert!(parent["disk_bytes"].as_u64().expect("bytes") > 2 * CKPT_BYTES);
     assert!(parent["parent"].is_null());
     let branch = run("20261202-113000");
     assert_eq!(branch["parent"]["run_id"], "20261202-103551");
@@ -346,76 +214,52 @@ const QUARTERS: [(f64, f64); 4] = [(0.25, 0.71), (0.5, 0.78), (0.75, 0.81), (1.0
 
 /// Two sliced runs that differ in one setting, the learning rate.
 fn one_key(root: &Path) {
-    recorded(
-        root,
-        "20261202-100000",
-        "2026-12-02T10:00:00Z",
-        &QUARTERS,
-        |record| {
-            sliced(record);
-            record.end(EndReason::Completed, None);
-        },
-    );
-    recorded(
-        root,
-        "20261202-110000",
-        "2026-12-02T11:00:00Z",
-        &QUARTERS,
-        |record| {
-            sliced(record);
-            record.config.training.learning_rate = 0.1;
-            record.end(EndReason::Completed, None);
-        },
-    );
+    recorded(root, "20261202-100000", &QUARTERS, |record| {
+        sliced(record);
+        record.end(EndReason::Completed, None);
+    });
+    recorded(root, "20261202-110000", &QUARTERS, |record| {
+        sliced(record);
+        record.config.training.learning_rate = 0.1;
+        record.end(EndReason::Completed, None);
+    });
 }
 
 /// Sliced runs that differ in many settings, and a branch of one with a live change.
 fn many_keys(root: &Path) {
     one_key(root);
-    recorded(
-        root,
-        "20261202-120000",
-        "2026-12-02T12:00:00Z",
-        &QUARTERS,
-        |record| {
-            sliced(record);
-            record.config.training.batch_size = 64;
-            record.config.training.weight_decay = 0.001;
-            record.config.training.label_smoothing = 0.0;
-            record.config.training.warmup_fraction = 0.1;
-            record.config.training.flip = false;
-            record.config.training.seed = 7;
-            record.end(EndReason::Completed, None);
-        },
-    );
-    recorded(
-        root,
-        "20261202-130000",
-        "2026-12-02T13:00:00Z",
-        &QUARTERS,
-        |record| {
-            sliced(record);
-            record.config.training.learning_rate = 0.1;
-            record.config.training.epochs = 1.5;
-            record.progress.position = 1.5;
-            record.parent = Some(Parent {
-                run_id: "20261202-110000".into(),
-                step: 20,
-                position: 1.0,
-                checkpoint: "step-000000019-epoch-001-batch-00020.ckpt".into(),
-            });
-            record.note_changes(
-                &[Change {
-                    key: "training.learning_rate".into(),
-                    old: "0.1".into(),
-                    new: "0.02".into(),
-                }],
-                25,
-                1.25,
-            );
-            record.end(EndReason::Stopped, None);
-        },
-    );
+    recorded(root, "20261202-120000", &QUARTERS, |record| {
+        sliced(record);
+        record.config.training.batch_size = 64;
+        record.config.training.weight_decay = 0.001;
+        record.config.training.label_smoothing = 0.0;
+        record.config.training.warmup_fraction = 0.1;
+        record.config.training.flip = false;
+        record.config.training.seed = 7;
+        record.end(EndReason::Completed, None);
+    });
+    recorded(root, "20261202-130000", &QUARTERS, |record| {
+        sliced(record);
+        record.config.training.learning_rate = 0.1;
+        record.config.training.epochs = 1.5;
+        record.progress.position = 1.5;
+        record.parent = Some(Parent {
+            run_id: "20261202-110000".into(),
+            step: 20,
+            position: 1.0,
+            checkpoint: checkpoint::file_name(19, 0, 20).into(),
+        });
+        record.note_changes(
+            &[Change {
+                key: "training.learning_rate".into(),
+                old: "0.1".into(),
+                new: "0.02".into(),
+            }],
+            25,
+            1.25,
+        );
+        record.end(EndReason::Stopped, None);
+    });
 }
 
 /// `runs` of the runs under `root`, with `args`, the folder's path written `[runs]`.
@@ -556,6 +400,156 @@ fn runs_piped_or_wide_keep_whole_rows() {
     let runs: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(runs.len(), 4);
     assert!(runs.iter().all(|run| run["profile"] == "fast"));
+}
+
+/// A run of the fast profile on a small slice, tested every quarter epoch, with `edit`.
+fn quarterly(root: &Path, id: &str, edit: impl FnOnce(&mut RunRecord)) {
+    recorded(root, id, &[], |record| {
+        record.config.data.train_limit = 6400;
+        record.config.training.epochs = 1.0;
+        record.config.training.eval_every = 0.25;
+        edit(record);
+    });
+}
+
+/// The row of `id` in a `runs` table.
+fn row(text: &str, id: &str) -> String {
+    text.lines()
+        .find(|line| line.contains(&format!("{id} ")))
+        .unwrap_or_else(|| panic!("{id} not listed:\n{text}"))
+        .to_string()
+}
+
+#[test]
+fn settings_every_run_shares_are_said_once_and_the_rest_per_run() {
+    let live_lr = |record: &mut RunRecord| {
+        record.config.training.learning_rate = 0.1;
+        record.note_changes(
+            &[Change {
+                key: "training.learning_rate".into(),
+                old: "0.1".into(),
+                new: "0.02".into(),
+            }],
+            30,
+            1.4,
+        );
+    };
+    let root = tempfile::tempdir().expect("tempdir");
+    quarterly(root.path(), "20261202-100000", |_| {});
+    quarterly(root.path(), "20261202-110000", live_lr);
+    quarterly(root.path(), "20261202-120000", |record| {
+        record.config.training.batch_size = 64;
+        record.config.training.eval_every = 0.1;
+    });
+    let text = listing(root.path(), &[]);
+    assert!(
+        text.starts_with("all runs: fast, train_limit=6400, epochs=1.0\nRUN "),
+        "{text}"
+    );
+    // lr differs from the profile in one run only: every run says its own.
+    for (id, settings) in [
+        ("20261202-100000", " lr=0.05 batch=128 test_every=0.25 "),
+        (
+            "20261202-110000",
+            " lr=0.1 batch=128 test_every=0.25 lr 0.1→0.02@1.40 ",
+        ),
+        ("20261202-120000", " lr=0.05 batch=64 test_every=0.1 "),
+    ] {
+        assert!(row(&text, id).contains(settings), "{id}: {text}");
+    }
+    // A narrow terminal breaks the shared line between settings.
+    let narrow = listing(root.path(), &["--width", "30"]);
+    assert!(
+        narrow.starts_with("all runs: fast,\n          train_limit=6400,\n          epochs=1.0\n"),
+        "{narrow}"
+    );
+
+    // One run: all it has is shared, its live change is its own.
+    let one = tempfile::tempdir().expect("tempdir");
+    quarterly(one.path(), "20261202-110000", live_lr);
+    let text = listing(one.path(), &[]);
+    assert!(
+        text.starts_with(
+            "all runs: fast, lr=0.1, test_every=0.25, train_limit=6400, epochs=1.0\nRUN "
+        ),
+        "{text}"
+    );
+    assert!(
+        row(&text, "20261202-110000").contains(" lr 0.1→0.02@1.40 "),
+        "{text}"
+    );
+
+    // A run whose settings are not known (an earlier version's, without its config.toml)
+    // takes no part in what is shared, and shows none.
+    let unknown = tempfile::tempdir().expect("tempdir");
+    quarterly(unknown.path(), "20261202-100000", |_| {});
+    let old = legacy(
+        unknown.path(),
+        "20261101-090000",
+        &metrics_csv(&[(1.0, 0.8)]),
+    );
+    std::fs::remove_file(old.join("config.toml")).expect("remove config.toml");
+    let text = listing(unknown.path(), &[]);
+    assert!(
+        text.starts_with("all runs: fast, test_every=0.25, train_limit=6400, epochs=1.0\nRUN "),
+        "{text}"
+    );
+    let header = text.lines().nth(1).expect("a header");
+    let settings = header.find("SETTINGS").expect("SETTINGS");
+    for id in ["20261202-100000", "20261101-090000"] {
+        let line = row(&text, id);
+        let cell: String = line
+            .chars()
+            .skip(settings)
+            .take_while(|c| *c != ' ')
+            .collect();
+        assert_eq!(cell, "-", "{id}: {text}");
+    }
+}
+
+#[test]
+fn a_table_too_wide_for_the_terminal_shortens_branches_under_their_parent_and_cuts_settings() {
+    let branch_of = |parent: &str| {
+        let parent = parent.to_string();
+        move |record: &mut RunRecord| {
+            record.config.training.learning_rate = 0.02;
+            record.parent = Some(Parent {
+                run_id: parent,
+                step: 30,
+                position: 1.5,
+                checkpoint: checkpoint::file_name(29, 1, 10).into(),
+            });
+        }
+    };
+    let root = tempfile::tempdir().expect("tempdir");
+    quarterly(root.path(), "20261202-100000", |_| {});
+    quarterly(root.path(), "20261202-110000", branch_of("20261202-100000"));
+    let whole = listing(root.path(), &[]);
+    assert!(
+        row(&whole, "└ 20261202-110000").contains("20261202-100000 @1.50"),
+        "{whole}"
+    );
+    let fitted = listing(root.path(), &["--width", "120"]);
+    // The parent is the run above.
+    let branch = row(&fitted, "└ 20261202-110000");
+    assert!(branch.starts_with("└ 20261202-110000  @1.50  "), "{fitted}");
+    assert!(branch.contains("lr=0.02"), "{fitted}");
+    assert!(
+        fitted
+            .lines()
+            .take_while(|line| !line.is_empty())
+            .all(|line| line.chars().count() <= 120),
+        "{fitted}"
+    );
+    // Wide enough: whole rows.
+    assert_eq!(listing(root.path(), &["--width", "300"]), whole);
+    // A branch whose parent is not listed still names it.
+    quarterly(root.path(), "20261202-120000", branch_of("20261101-000000"));
+    let fitted = listing(root.path(), &["--width", "120"]);
+    assert!(
+        row(&fitted, "20261202-120000").contains("20261101-000000 @1.50"),
+        "{fitted}"
+    );
 }
 
 #[test]

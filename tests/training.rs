@@ -416,6 +416,8 @@ fn commands_pause_save_reconfigure_resume_and_stop() {
     assert_eq!(kept, [path], "checkpoint.keep_at_end = 1 and no test yet");
     // The run stopped mid-epoch: metrics.csv still has every batch trained so far.
     let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).expect("metrics.csv");
+    // The one header typed out in the tests, as the guard of the file format (plot and runs read
+    // files written by earlier runs): every other test builds it from MetricsRow::COLUMNS.
     assert_eq!(
         csv.lines().next(),
         Some(

@@ -10,7 +10,7 @@ use alexnet_tui::process::ProcessStats;
 use alexnet_tui::report::{Reporter, Steer};
 use alexnet_tui::runs::standing;
 use alexnet_tui::train::metrics::{
-    BatchRecord, EpochRecord, Evaluation, History, TestCheck, TestPoint,
+    BatchRecord, EpochRecord, Evaluation, History, MetricsRow, TestCheck, TestPoint,
 };
 use alexnet_tui::train::record::{EndReason, Parent, RunRecord};
 use alexnet_tui::train::snapshot::{Filters, GalleryItem, Moment, Snapshot};
@@ -185,7 +185,7 @@ macro_rules! snapshot {
         insta::with_settings!({
             filters => vec![
                 (r"\d\d:\d\d:\d\d ", "[clock] "),
-                (r"trained \d+(h\d+m|m\d+s|s)", "trained [time]"),
+                (r"trained \d+(h \d+m|m \d+s|s)", "trained [time]"),
             ],
         }, {
             insta::assert_snapshot!($name, $text);
@@ -263,7 +263,7 @@ fn a_test_inside_an_epoch_is_charted_and_marks_when_the_target_was_reached() {
     let screen = render(&app, 160, 40);
     assert!(screen.contains("best test 0.8810 (epoch 2.20)"), "{screen}");
     assert!(
-        screen.contains("target 0.88 reached: epoch 2.20, 11m40s"),
+        screen.contains("target 0.88 reached: epoch 2.20, 11m 40s"),
         "{screen}"
     );
 }
@@ -957,10 +957,7 @@ const PARENT: &str = "20261201-093000";
 /// tenth logged, its loss falling more slowly than the live run's, tests at the epoch ends
 /// (0.82, 0.855, 0.872).
 fn earlier_metrics_csv() -> String {
-    let mut text = String::from(
-        "kind,epoch,batch,batches_per_epoch,position,step,loss,accuracy,test_loss,test_accuracy,\
-         learning_rate,images_per_second,batch_seconds,elapsed_seconds\n",
-    );
+    let mut text = MetricsRow::COLUMNS.join(",") + "\n";
     for (e, test) in [0.82, 0.855, 0.872].into_iter().enumerate() {
         for b in (10..=469).step_by(10) {
             let step = e * 469 + b;
@@ -1083,7 +1080,7 @@ macro_rules! overlay_snapshot {
             filters => vec![
                 (temp.as_str(), "[tmp]"),
                 (r"\d\d:\d\d:\d\d ", "[clock] "),
-                (r"trained \d+(h\d+m|m\d+s|s)", "trained [time]"),
+                (r"trained \d+(h \d+m|m \d+s|s)", "trained [time]"),
             ],
         }, {
             insta::assert_snapshot!($name, $text);

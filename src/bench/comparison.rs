@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::model::AlexNet;
 use crate::process;
 use crate::session::Error;
+use crate::units;
 
 /// Whole steps: ours in each mode and, with `--pytorch`, the reference, in turn, repeat by repeat.
 pub(super) struct Comparison<'a> {
@@ -100,8 +101,8 @@ impl Comparison<'_> {
         print_sgd_paths(sgd_before);
         if let Some((_, peak)) = process::memory() {
             println!(
-                "peak resident memory of this process: {:.2} GB",
-                peak as f64 / (1u64 << 30) as f64
+                "peak resident memory of this process: {}",
+                units::gigabytes(peak)
             );
         }
         Ok(ExitCode::SUCCESS)
@@ -142,7 +143,11 @@ impl Comparison<'_> {
         let mut line = format!("repeat {}:", repeat + 1);
         for (index, side) in figures.iter().enumerate() {
             let value = side.images_per_second[repeat];
-            line.push_str(&format!(" {} {value:.1} images/s,", self.label(index)));
+            line.push_str(&format!(
+                " {} {},",
+                self.label(index),
+                units::images_per_second(value)
+            ));
         }
         if self.modes.len() == 2 {
             line.push_str(&format!(
@@ -156,7 +161,10 @@ impl Comparison<'_> {
             let mut fastest = 0.0f64;
             for (variant, value) in self.variants.iter().zip(theirs) {
                 fastest = fastest.max(*value);
-                line.push_str(&format!(" PyTorch[{variant}] {value:.1} images/s,"));
+                line.push_str(&format!(
+                    " PyTorch[{variant}] {},",
+                    units::images_per_second(*value)
+                ));
             }
             for (index, side) in figures.iter().enumerate() {
                 line.push_str(&format!(
@@ -174,9 +182,9 @@ impl Comparison<'_> {
         for (index, side) in figures.iter().enumerate() {
             let (low, high) = side.spread();
             println!(
-                "{}: median {:.1} images/s (min {low:.1}, max {high:.1})",
+                "{}: median {} (min {low:.1}, max {high:.1})",
                 self.label(index),
-                side.median()
+                units::images_per_second(side.median())
             );
         }
     }
@@ -198,9 +206,9 @@ impl Comparison<'_> {
         for (variant, side) in self.variants.iter().zip(pytorch) {
             let (low, high) = side.spread();
             println!(
-                "PyTorch 2.9 {}: median {:.1} images/s (min {low:.1}, max {high:.1})",
+                "PyTorch 2.9 {}: median {} (min {low:.1}, max {high:.1})",
                 pytorch::describe(variant),
-                side.median()
+                units::images_per_second(side.median())
             );
         }
         // Every side against the fastest one, repeat by repeat (they ran interleaved).

@@ -8,8 +8,9 @@ use std::time::{Duration, SystemTime};
 use clap::Args;
 
 use crate::runs::clean::{self, CleanPlan};
-use crate::runs::{RunSummary, RunsFolder, list, runs_error, size_text, summarize};
+use crate::runs::{RunSummary, RunsFolder, list, runs_error, summarize};
 use crate::session::Error;
+use crate::units;
 
 #[derive(Debug, Clone, Args)]
 pub struct CleanArgs {
@@ -81,7 +82,7 @@ pub(super) fn run_clean(args: &CleanArgs) -> Result<ExitCode, Error> {
         "deleted {} checkpoint file{}, {} freed",
         cleaned.files,
         if cleaned.files == 1 { "" } else { "s" },
-        size_text(cleaned.bytes)
+        units::bytes(cleaned.bytes)
     );
     if let Some((path, error)) = cleaned.failed.first() {
         return Err(Error::Failed(format!(
@@ -102,7 +103,7 @@ fn plan_text(plan: &CleanPlan) -> String {
         out.push_str(&format!(
             "{}  {}\n",
             file.path.display(),
-            size_text(file.bytes)
+            units::bytes(file.bytes)
         ));
     }
     for skipped in &plan.skipped {
@@ -113,7 +114,7 @@ fn plan_text(plan: &CleanPlan) -> String {
             "{} checkpoint file{}, {}\n",
             plan.files.len(),
             if plan.files.len() == 1 { "" } else { "s" },
-            size_text(plan.bytes())
+            units::bytes(plan.bytes())
         ));
     }
     out
@@ -125,7 +126,7 @@ fn confirm(plan: &CleanPlan) -> Result<bool, Error> {
         "delete {} checkpoint file{} ({})? [y/N] ",
         plan.files.len(),
         if plan.files.len() == 1 { "" } else { "s" },
-        size_text(plan.bytes())
+        units::bytes(plan.bytes())
     );
     std::io::stdout()
         .flush()

@@ -6,9 +6,10 @@ use clap::Args;
 
 use crate::curves::Metrics;
 use crate::runs::compare::{Comparison, compare};
-use crate::runs::{RunSummary, RunsFolder, duration_text, started_text, summarize};
+use crate::runs::{RunSummary, RunsFolder, started_text, summarize};
 use crate::session::Error;
 use crate::train::metrics::METRICS_FILE;
+use crate::units;
 
 use super::listing::mark_text;
 use super::{output, table};
@@ -150,7 +151,7 @@ fn comparison_text(comparison: &Comparison) -> String {
         "time to target",
         column(&|c| match (c.run.target_accuracy, c.run.target_reached) {
             (Some(target), Some(mark)) if target > 0.0 => match mark.elapsed_seconds {
-                Some(seconds) => format!("{} ({target})", duration_text(seconds)),
+                Some(seconds) => format!("{} ({target})", units::duration(seconds)),
                 None => format!("@{:.2} ({target})", mark.position),
             },
             (Some(target), None) if target > 0.0 => format!("not reached ({target})"),

@@ -1,13 +1,14 @@
 //! The `runs` listing: one line per run, branches under their parents, and a total.
 
 use crate::runs::{
-    RunState, RunSummary, duration_text, is_bookkeeping, key_rank, setting_value, short_key,
-    short_live_change, size_text, started_text,
+    RunState, RunSummary, is_bookkeeping, key_rank, setting_value, short_key, short_live_change,
+    started_text,
 };
 
 use super::{fitted_table, table_width};
 use crate::config::Config;
 use crate::train::metrics::TestPoint;
+use crate::units;
 
 /// The runs as a tree: each run followed by its branches (newest first), indented under it.
 /// A branch whose parent is not listed (deleted) stands on its own. Each as its depth and its
@@ -60,7 +61,7 @@ fn target_text(run: &RunSummary) -> String {
         Some(TestPoint {
             elapsed_seconds: Some(seconds),
             ..
-        }) => duration_text(seconds),
+        }) => units::duration(seconds),
         Some(mark) => format!("@{:.2}", mark.position),
         None => "-".to_string(),
     }
@@ -377,7 +378,7 @@ pub(super) fn runs_table(runs: &[RunSummary], root: &str, width: Option<usize>) 
             run.images_per_second
                 .map_or_else(|| "-".to_string(), |speed| format!("{speed:.0}"))
         }),
-        column("DISK", &|run, _| size_text(run.disk_bytes)),
+        column("DISK", &|run, _| units::bytes(run.disk_bytes)),
     ];
     if any_branch {
         columns.insert(
@@ -442,142 +443,8 @@ pub(super) fn runs_table(runs: &[RunSummary], root: &str, width: Option<usize>) 
         "\n{root}: {} run{}, {} on disk, {} of it checkpoints (`alexnet-tui runs clean` deletes them)\n",
         runs.len(),
         if runs.len() == 1 { "" } else { "s" },
-        size_text(disk),
-        size_text(checkpoints),
+        units::bytes(disk),
+        units::bytes(checkpoints),
     ));
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Change;
-    use crate::runs::fixtures::recorded;
-    use crate::runs::summarize;
-
-    /// Runs of the fast profile on a small slice, tested every quarter epoch, with `edit`.
-    fn sliced(
-        root: &std::path::Path,
-        id: &str,
-        edit: impl FnOnce(&mut crate::train::record::RunRecord),
-    ) -> RunSummary {
-        summarize(&recorded(root, id, |record| {
-            record.config.data.train_limit = 6400;
-            record.config.training.epochs = 1.0;
-            record.config.training.eval_every = 0.25;
-            edit(record);
-        }))
-    }
-
-    #[test]
-    fn settings_every_run_shares_are_said_once_and_the_rest_per_run() {
-        let root = tempfile::tempdir().expect("tempdir");
-        let runs = vec![
-            sliced(root.path(), "20261202-100000", |_| {}),
-            sliced(root.path(), "20261202-110000", |record| {
-                record.config.training.learning_rate = 0.1;
-                record.note_changes(
-                    &[Change {
-                        key: "training.learning_rate".into(),
-                        old: "0.1".into(),
-                        new: "0.02".into(),
-                    }],
-                    30,
-                    1.4,
-                );
-            }),
-            sliced(root.path(), "20261202-120000", |record| {
-                record.config.training.batch_size = 64;
-                record.config.training.eval_every = 0.1;
-            }),
-        ];
-        let (shared, per_run) = split_settings(&runs);
-        assert_eq!(shared, ["fast", "train_limit=6400", "epochs=1.0"]);
-        // lr differs from the profile in one run only: every run says its own.
-        assert_eq!(
-            per_run,
-            [
-                "lr=0.05 batch=128 test_every=0.25",
-                "lr=0.1 batch=128 test_every=0.25 lr 0.1→0.02@1.40",
-                "lr=0.05 batch=64 test_every=0.1",
-            ]
-        );
-        assert_eq!(
-            shared_line(&shared, None),
-            "all runs: fast, train_limit=6400, epochs=1.0\n"
-        );
-        assert_eq!(
-            shared_line(&shared, Some(30)),
-            "all runs: fast,\n          train_limit=6400,\n          epochs=1.0\n"
-        );
-        // One run: all it has is shared; a run whose settings are not known takes no part.
-        let (shared, per_run) = split_settings(&runs[1..2]);
-        assert_eq!(
-            shared,
-            [
-                "fast",
-                "lr=0.1",
-                "test_every=0.25",
-                "train_limit=6400",
-                "epochs=1.0"
-            ]
-        );
-        assert_eq!(per_run, ["lr 0.1→0.02@1.40"]);
-        let mut unknown = runs[0].clone();
-        unknown.profile = None;
-        unknown.config = None;
-        let (shared, per_run) = split_settings(&[runs[0].clone(), unknown]);
-        assert_eq!(shared.len(), 4, "{shared:?}");
-        assert_eq!(per_run, ["-", "-"]);
-    }
-
-    #[test]
-    fn a_table_too_wide_for_the_terminal_shortens_branches_under_their_parent_and_cuts_settings() {
-        let root = tempfile::tempdir().expect("tempdir");
-        let branch_of = |parent: &str| {
-            let parent = parent.to_string();
-            move |record: &mut crate::train::record::RunRecord| {
-                record.config.training.learning_rate = 0.02;
-                record.parent = Some(crate::train::record::Parent {
-                    run_id: parent,
-                    step: 30,
-                    position: 1.5,
-                    checkpoint: "x.ckpt".into(),
-                });
-            }
-        };
-        let runs = vec![
-            sliced(root.path(), "20261202-100000", |_| {}),
-            sliced(root.path(), "20261202-110000", branch_of("20261202-100000")),
-            sliced(root.path(), "20261202-120000", branch_of("20261101-000000")),
-        ];
-        let row = |text: &str, id: &str| {
-            text.lines()
-                .find(|line| line.contains(&format!("{id} ")))
-                .unwrap_or_else(|| panic!("{id}:\n{text}"))
-                .to_string()
-        };
-        let whole = runs_table(&runs[..2], "runs", None);
-        assert!(row(&whole, "└ 20261202-110000").contains("20261202-100000 @1.50"));
-        let fitted = runs_table(&runs[..2], "runs", Some(120));
-        // The parent is the run above.
-        let branch = row(&fitted, "└ 20261202-110000");
-        assert!(branch.starts_with("└ 20261202-110000  @1.50  "), "{fitted}");
-        assert!(branch.contains("lr=0.02"), "{fitted}");
-        assert!(
-            fitted
-                .lines()
-                .take_while(|line| !line.is_empty())
-                .all(|line| line.chars().count() <= 120),
-            "{fitted}"
-        );
-        // A branch whose parent is not listed still names it.
-        let fitted = runs_table(&runs, "runs", Some(120));
-        assert!(
-            row(&fitted, "20261202-120000").contains("20261101-000000 @1.50"),
-            "{fitted}"
-        );
-        // Wide enough: whole rows.
-        assert_eq!(runs_table(&runs[..2], "runs", Some(300)), whole);
-    }
 }

@@ -1,7 +1,10 @@
 //! Reading config.toml in three steps, so that every error keeps its line number (see the
-//! module above), and finding a key's line in the text.
+//! module above), and finding a key and its line through the spans of toml's own parse.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
 
 use super::{Config, Profile};
 
@@ -40,18 +43,17 @@ impl Config {
         path: &Path,
         profile_override: Option<&str>,
     ) -> Result<Config, ConfigError> {
-        let error_at =
-            |span: Option<std::ops::Range<usize>>, key: Option<String>, message| ConfigError {
-                path: path.to_path_buf(),
-                line: span.map(|span| line_of_offset(text, span.start)),
-                key,
-                message,
-            };
+        let error_at = |span: Option<Range<usize>>, key: Option<String>, message| ConfigError {
+            path: path.to_path_buf(),
+            line: span.map(|span| line_of_offset(text, span.start)),
+            key,
+            message,
+        };
         // Step 1: the user's text alone. Syntax errors, unknown keys and wrong types stop here.
         let table: toml::Table = toml::from_str(text)
             .map_err(|error| error_at(error.span(), None, clean_toml_message(error.message())))?;
         let _typed: Config = toml::from_str(text).map_err(|error| {
-            let key = key_at(text, error.span()).or_else(|| unknown_field(error.message()));
+            let key = key_at(text, error.span());
             error_at(error.span(), key, clean_toml_message(error.message()))
         })?;
 
@@ -126,58 +128,112 @@ fn line_of_offset(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// The line on which `key` is set inside `[section]` (or at the top level for `None`).
-pub fn find_key_line(text: &str, section: Option<&str>, key: &str) -> Option<usize> {
-    let mut current: Option<String> = None;
-    for (index, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if let Some(header) = trimmed.strip_prefix('[') {
-            current = header.split(']').next().map(|name| name.trim().to_string());
-            continue;
-        }
-        let Some((name, _)) = trimmed.split_once('=') else {
-            continue;
-        };
-        let name = name.trim().trim_matches('"');
-        if current.as_deref() == section && name == key {
-            return Some(index + 1);
-        }
-        // Dotted keys at the top level: `training.learning_rate = 0.1`.
-        if current.is_none() && section.is_some_and(|s| name == format!("{s}.{key}")) {
-            return Some(index + 1);
-        }
-    }
-    None
+/// The line on which `key` is set inside `[section]` (or at the top level for `None`), however
+/// it is written (under a `[section]` header, as a dotted key, in an inline table).
+fn find_key_line(text: &str, section: Option<&str>, key: &str) -> Option<usize> {
+    let path = section.map_or_else(|| key.to_string(), |section| format!("{section}.{key}"));
+    written_keys(text)
+        .into_iter()
+        .find(|written| written.path == path)
+        .map(|written| line_of_offset(text, written.key.start))
 }
 
-/// The `section.key` written at the error's span, if the span points into a key/value line.
-fn key_at(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> {
-    let span = span?;
-    let line_number = line_of_offset(text, span.start);
-    let mut section: Option<String> = None;
-    for (index, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if let Some(header) = trimmed.strip_prefix('[') {
-            section = header.split(']').next().map(|s| s.trim().to_string());
-        }
-        if index + 1 == line_number {
-            let (name, _) = trimmed.split_once('=')?;
-            let name = name.trim().trim_matches('"');
-            return Some(match &section {
-                Some(section) => format!("{section}.{name}"),
-                None => name.to_string(),
+/// The `section.key` an error's span points at: the key whose name is there (`optimizer` for an
+/// unknown `[optimizer]`, `extra` for an unknown `[extra.inner]`), else the innermost key whose
+/// value holds it (`training.epochs` for a wrong value).
+fn key_at(text: &str, span: Option<Range<usize>>) -> Option<String> {
+    let at = span?.start;
+    let holds = |range: &Range<usize>| range.start <= at && at < range.end.max(range.start + 1);
+    let keys = written_keys(text);
+    let innermost = |found: &dyn Fn(&WrittenKey) -> bool| {
+        keys.iter()
+            .filter(|written| found(written))
+            .max_by_key(|written| written.path.matches('.').count())
+            .map(|written| written.path.clone())
+    };
+    innermost(&|written| holds(&written.key))
+        .or_else(|| innermost(&|written| holds(&written.value)))
+}
+
+/// A key of the config text, dotted from the top (`training.epochs`), and where its name and
+/// its value are written.
+struct WrittenKey {
+    path: String,
+    key: Range<usize>,
+    value: Range<usize>,
+}
+
+/// Every key of `text`, tables and their keys alike, with the spans toml's parser gives them;
+/// none for text that does not parse (its syntax error is reported before any key is looked up).
+fn written_keys(text: &str) -> Vec<WrittenKey> {
+    fn collect(table: &DeTable<'_>, prefix: &str, keys: &mut Vec<WrittenKey>) {
+        for (key, value) in table.iter() {
+            let name: &str = key.get_ref();
+            let path = if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}.{name}")
+            };
+            if let DeValue::Table(inner) = value.get_ref() {
+                collect(inner, &path, keys);
+            }
+            keys.push(WrittenKey {
+                path,
+                key: key.span(),
+                value: value.span(),
             });
         }
     }
-    None
-}
-
-fn unknown_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
-    let name = rest.split('`').next()?;
-    Some(name.to_string())
+    let mut keys = Vec::new();
+    if let Ok(document) = DeTable::parse(text) {
+        collect(document.get_ref(), "", &mut keys);
+    }
+    keys
 }
 
 fn clean_toml_message(message: &str) -> String {
     message.trim().trim_end_matches('.').replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_broken_is_placed_on_its_key_however_the_key_is_written() {
+        for (text, line) in [
+            ("[training]\nepochs = 3\nbatch_size = 0\n", 3),
+            ("profile = \"fast\"\ntraining.batch_size = 0\n", 2),
+            ("[training]\n\"batch_size\" = 0\n", 2),
+            ("\n\ntraining = { epochs = 3, batch_size = 0 }\n", 3),
+            (
+                "[model]\nresize = 96\n\n[training]\n# batch_size = 64\nbatch_size = 0\n",
+                6,
+            ),
+        ] {
+            let error = Config::parse(text, Path::new("c.toml"), None).expect_err(text);
+            assert_eq!(
+                (error.line, error.key.as_deref()),
+                (Some(line), Some("training.batch_size")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wrong_value_is_named_by_its_key_and_an_unknown_table_by_its_name() {
+        let error = Config::parse("[training]\nflip = 3\n", Path::new("c.toml"), None)
+            .expect_err("an integer for a bool");
+        assert_eq!(
+            (error.line, error.key.as_deref()),
+            (Some(2), Some("training.flip"))
+        );
+        let error = Config::parse(
+            "ui.start = true\n[extra.inner]\nx = 1\n",
+            Path::new("c.toml"),
+            None,
+        )
+        .expect_err("an unknown table");
+        assert_eq!((error.line, error.key.as_deref()), (Some(2), Some("extra")));
+    }
 }

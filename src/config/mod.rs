@@ -19,7 +19,7 @@ mod load;
 mod validate;
 
 pub use live::{Applier, Change, ConfigDiff, LIVE, LiveKey};
-pub use load::{ConfigError, find_key_line};
+pub use load::ConfigError;
 
 /// The URL the Fashion-MNIST files are published under (Zalando's release bucket).
 pub const UPSTREAM_URL: &str = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
@@ -103,7 +103,7 @@ impl fmt::Display for Schedule {
 
 /// What `training.precision` (and `eval`'s and `predict`'s `--precision`) asks for; see
 /// `crate::precision`, which decides "auto".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// Everything in f32 (the notebook).

@@ -173,16 +173,19 @@ mod tests {
     use super::*;
     use crate::curves::CurvesError;
 
-    const HEADER: &str = "kind,epoch,batch,batches_per_epoch,position,step,loss,accuracy,test_loss,test_accuracy,learning_rate,images_per_second,batch_seconds,elapsed_seconds";
+    fn header() -> String {
+        MetricsRow::COLUMNS.join(",")
+    }
 
     /// A run stopped after batch 292 of 469 in its first epoch, with a test at batch 200.
     fn stopped_in_first_epoch() -> String {
         format!(
-            "{HEADER}
+            "{}
 batch,1,100,469,0.21321961620469082,99,2.1,0.2,,,0.01,400.0,0.3,30.5
 test,1,,,0.42643923240938164,200,,,1.3,0.5,,,,62.0
 batch,1,292,469,0.6226012793176973,291,1.5,0.4,,,0.01,400.0,0.3,90.25
-"
+",
+            header()
         )
     }
 
@@ -209,10 +212,11 @@ batch,1,292,469,0.6226012793176973,291,1.5,0.4,,,0.01,400.0,0.3,90.25
     #[test]
     fn epoch_rows_carry_their_test_or_none() {
         let text = format!(
-            "{HEADER}
+            "{}
 epoch,1,,,1.0,,1.7,0.35,,,,100.0,,20.0
 epoch,2,,,2.0,,1.2,0.6,1.1,0.62,,100.0,,40.0
-"
+",
+            header()
         );
         let metrics = Metrics::parse(&text, Path::new("m.csv")).expect("valid");
         assert_eq!(metrics.epochs[0].test, None);
@@ -272,7 +276,7 @@ epoch,2,,,2.0,,1.2,0.6,1.1,0.62,,100.0,,40.0
         let message = parse("a,b\n1,2\n");
         assert_eq!(message, "m.csv:1: not a metrics.csv: no \"kind\" column");
         assert!(matches!(
-            Metrics::parse(HEADER, Path::new("m.csv")),
+            Metrics::parse(&header(), Path::new("m.csv")),
             Err(CurvesError::Empty(_))
         ));
         assert!(matches!(

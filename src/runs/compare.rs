@@ -273,12 +273,8 @@ fn shared_tests(metrics: &[&Metrics], (start, end): (f64, f64)) -> Option<Vec<f6
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::*;
-    use super::super::summarize;
     use super::*;
-    use crate::config::Change;
     use crate::curves::TestRow;
-    use crate::train::record::Parent;
 
     fn tested(points: &[(f64, f64)]) -> Metrics {
         Metrics {
@@ -394,86 +390,5 @@ mod tests {
             common_positions(&[&a, &halves], None),
             [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
         );
-    }
-
-    #[test]
-    fn accuracy_is_read_between_tests_and_settings_that_differ_are_listed() {
-        let root = tempfile::tempdir().expect("tempdir");
-        let a = recorded(root.path(), "20261202-100000", |_| {});
-        let b = recorded(root.path(), "20261202-110000", |record| {
-            record.config.training.learning_rate = 0.1;
-            record.config.training.batch_size = 64;
-            record.note_changes(
-                &[Change {
-                    key: "training.learning_rate".into(),
-                    old: "0.1".into(),
-                    new: "0.02".into(),
-                }],
-                30,
-                1.4,
-            );
-        });
-        let runs = vec![
-            (summarize(&a), tested(&[(1.5, 0.80), (2.0, 0.90)])),
-            (
-                summarize(&b),
-                tested(&[(1.0, 0.70), (1.6, 0.82), (2.0, 0.86)]),
-            ),
-        ];
-        let comparison = compare(&runs);
-        let keys: Vec<&str> = comparison.settings.iter().map(|r| r.key.as_str()).collect();
-        assert_eq!(keys, ["training.learning_rate", "training.batch_size"]);
-        assert_eq!(
-            comparison.settings[0].values,
-            [
-                Some("0.05".to_string()),
-                Some("0.1 → 0.02@1.40".to_string())
-            ]
-        );
-        assert_eq!(comparison.positions, [1.5, 1.6, 1.7, 1.8, 1.9, 2.0]);
-        // a at 1.7: 0.80 + 0.2 * 0.10; b at 1.5: 0.70 + 5/6 * 0.12.
-        let a_at = comparison.accuracy_at[2][0].expect("a at 1.7");
-        assert!((a_at - 0.84).abs() < 1e-9, "{a_at}");
-        let b_at = comparison.accuracy_at[0][1].expect("b at 1.5");
-        assert!((b_at - 0.80).abs() < 1e-9, "{b_at}");
-        assert_eq!(comparison.legend(0), "20261202-100000 (lr 0.05, batch 128)");
-        assert_eq!(
-            comparison.legend(1),
-            "20261202-110000 (lr 0.1→0.02@1.40, batch 64)"
-        );
-    }
-
-    #[test]
-    fn a_branch_is_compared_with_its_parent_from_the_branch_point() {
-        let root = tempfile::tempdir().expect("tempdir");
-        let parent = recorded(root.path(), "20261202-100000", |_| {});
-        let branch = recorded(root.path(), "20261202-110000", |record| {
-            record.config.training.learning_rate = 0.02;
-            record.parent = Some(Parent {
-                run_id: "20261202-100000".into(),
-                step: 30,
-                position: 1.55,
-                checkpoint: "checkpoints/x.ckpt".into(),
-            });
-        });
-        let history = [(1.0, 0.70), (1.5, 0.80)];
-        let runs = vec![
-            (
-                summarize(&parent),
-                tested(&[history[0], history[1], (2.0, 0.85)]),
-            ),
-            (
-                summarize(&branch),
-                tested(&[history[0], history[1], (2.0, 0.88)]),
-            ),
-        ];
-        let comparison = compare(&runs);
-        assert_eq!(comparison.aligned_from, Some(1.55));
-        assert_eq!(comparison.positions, [1.6, 1.7, 1.8, 1.9, 2.0]);
-        assert_eq!(
-            comparison.columns[1].branch.as_deref(),
-            Some("branch of 20261202-100000 at epoch 1.55")
-        );
-        assert_eq!(comparison.columns[0].branch, None);
     }
 }

@@ -1,5 +1,5 @@
-//! Runs in few words, for the `runs` table, `compare` and plot legends: sizes, durations,
-//! times, and settings with short names (`lr=0.1`, `lr 0.1→0.02@1.40`).
+//! Runs in few words, for the `runs` table, `compare` and plot legends: times, and settings with
+//! short names (`lr=0.1`, `lr 0.1→0.02@1.40`). Sizes and durations are in [`crate::units`].
 
 use std::time::SystemTime;
 
@@ -92,35 +92,6 @@ pub fn short_live_change(change: &LiveChange) -> String {
     )
 }
 
-/// Bytes in decimal units, as disks are sold: `7 B`, `4.2 kB`, `173 MB`, `1.4 GB`.
-pub fn size_text(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 || value >= 10.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// `45s`, `4m 10s`, `2h 05m`.
-pub fn duration_text(seconds: f64) -> String {
-    let total = seconds.max(0.0).round() as u64;
-    let (hours, minutes, seconds) = (total / 3600, total / 60 % 60, total % 60);
-    if hours > 0 {
-        format!("{hours}h {minutes:02}m")
-    } else if minutes > 0 {
-        format!("{minutes}m {seconds:02}s")
-    } else {
-        format!("{seconds}s")
-    }
-}
-
 /// An RFC 3339 time as `2026-12-02 10:35` in UTC (run ids are UTC too).
 pub fn started_text(rfc3339: &str) -> String {
     parse_timestamp(rfc3339)
@@ -191,14 +162,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_durations_and_times_read_short() {
-        assert_eq!(size_text(7), "7 B");
-        assert_eq!(size_text(4_200), "4.2 kB");
-        assert_eq!(size_text(173_000_000), "173 MB");
-        assert_eq!(size_text(1_384_000_000), "1.4 GB");
-        assert_eq!(duration_text(45.2), "45s");
-        assert_eq!(duration_text(250.0), "4m 10s");
-        assert_eq!(duration_text(7500.0), "2h 05m");
+    fn times_read_short() {
         assert_eq!(started_text("2026-12-02T10:35:51Z"), "2026-12-02 10:35");
         assert_eq!(
             started_from_id("20261202-103551-1").as_deref(),

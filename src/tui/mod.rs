@@ -164,6 +164,13 @@ struct Ended {
 }
 
 /// Leaves raw mode and the alternate screen; safe to call more than once.
+///
+/// Not `ratatui::init`/`restore`, whose steps these are otherwise: `init` installs a panic hook
+/// that restores the terminal on a panic in any thread, and the dashboard keeps it on a panic
+/// of the worker thread (caught there and shown as a failure, see [`install_panic_hook`]);
+/// `restore` prints its failure with `eprintln!`, which panics on a terminal that is gone
+/// (after SIGHUP); and `try_restore` stops at the first failure, leaving the alternate screen
+/// on when raw mode could not be left, and does not show the cursor again.
 pub fn restore() {
     let _ = disable_raw_mode();
     let _ = execute!(stdout(), LeaveAlternateScreen, crossterm::cursor::Show);

@@ -213,7 +213,7 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
         Some(point) if target > 0.0 => format!(
             " target {target:.2} reached: epoch {}, {} ",
             epoch_label(point.position),
-            crate::report::format_duration(point.elapsed_seconds.unwrap_or_default())
+            crate::units::duration(point.elapsed_seconds.unwrap_or(f64::NAN))
         ),
         _ => String::new(),
     };

@@ -9,9 +9,10 @@ use ratatui::widgets::{Block, Borders, Cell, LineGauge, Paragraph, Row, Sparklin
 use crate::config::OptimizerKind;
 use crate::data::batcher;
 use crate::model::{format_shape, group_thousands};
-use crate::report::{Level, format_clock, format_duration};
+use crate::report::{Level, format_clock};
 use crate::tui::app::{App, BodyView, Phase, SideView};
 use crate::tui::theme;
+use crate::units;
 
 fn block(title: &str) -> Block<'static> {
     Block::default()
@@ -51,7 +52,7 @@ pub fn header(app: &App, frame: &mut Frame, area: Rect) {
     // Training time (pauses excluded) first: a narrow terminal cuts the end off.
     spans.push(Span::raw(format!(
         " | trained {}",
-        format_duration(app.elapsed_seconds())
+        units::duration(app.elapsed_seconds())
     )));
     if let Some(info) = &app.info {
         // Whole segments only: what does not fit is left out, not cut.
@@ -171,11 +172,11 @@ pub fn throughput(app: &App, frame: &mut Frame, area: Rect) {
         Line::from(format!(
             "CPU {:.0}%  RSS {}",
             app.stats.cpu_percent,
-            format_bytes(app.stats.resident_bytes)
+            memory(app.stats.resident_bytes)
         )),
         Line::from(format!(
             "peak RSS {}",
-            format_bytes(app.stats.peak_resident_bytes)
+            memory(app.stats.peak_resident_bytes)
         )),
     ];
     frame.render_widget(Paragraph::new(lines), text_area);
@@ -211,16 +212,15 @@ fn etas(app: &App) -> (String, String) {
     let left_in_epoch = this_epoch.saturating_sub(batch.batch + 1);
     let epoch = left_in_epoch as f64 * seconds_per_batch;
     let run = run_batches.saturating_sub(done) as f64 * seconds_per_batch;
-    (format_duration(epoch), format_duration(run))
+    (units::duration(epoch), units::duration(run))
 }
 
-pub fn format_bytes(bytes: u64) -> String {
+/// Memory as [`units::gigabytes`] says it; `--` before the first reading.
+fn memory(bytes: u64) -> String {
     if bytes == 0 {
         "--".to_string()
-    } else if bytes >= 1 << 30 {
-        format!("{:.2} GB", bytes as f64 / (1u64 << 30) as f64)
     } else {
-        format!("{:.0} MB", bytes as f64 / (1u64 << 20) as f64)
+        units::gigabytes(bytes)
     }
 }
 
@@ -343,7 +343,7 @@ pub fn layers(app: &App, frame: &mut Frame, area: Rect) {
     .footer(
         Row::new(vec![
             Cell::from("total"),
-            Cell::from(format!("{:.1} MB f32", total as f64 * 4.0 / 1e6)),
+            Cell::from(format!("{} f32", units::megabytes(total as u64 * 4))),
             Cell::from(group_thousands(total)),
         ])
         .style(theme::TITLE),
