@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::curves::{CURVES_FILE, CurvesError, Metrics, plot_metrics, plot_overlay};
+use crate::curves::{CURVES_FILE, CurvesError, Metrics, OverlayRun, plot_metrics, plot_overlay};
 use crate::runs::{RunsFolder, compare::compare, summarize};
 use crate::session::Error;
 use crate::train::metrics::METRICS_FILE;
@@ -88,11 +88,22 @@ fn plot_several(args: &PlotArgs, names: &[String]) -> Result<PathBuf, Error> {
         [a, b] => format!("alexnet-tui runs {a} and {b}"),
         _ => format!("alexnet-tui, {} runs", ids.len()),
     };
-    let legends: Vec<(String, Metrics)> = runs
-        .into_iter()
+    // A branch drawn with its parent: its curves before the branch point are the parent's.
+    let branched_at = |run: &crate::runs::RunSummary| {
+        run.parent
+            .as_ref()
+            .filter(|parent| ids.contains(&parent.run_id.as_str()))
+            .map(|parent| parent.position)
+    };
+    let drawn: Vec<OverlayRun> = runs
+        .iter()
         .enumerate()
-        .map(|(index, (_, metrics))| (comparison.legend(index), metrics))
+        .map(|(index, (run, metrics))| OverlayRun {
+            legend: comparison.legend(index),
+            metrics: metrics.clone(),
+            branched_at: branched_at(run),
+        })
         .collect();
-    plot_overlay(&legends, &title, &out).map_err(|error| Error::Failed(error.to_string()))?;
+    plot_overlay(&drawn, &title, &out).map_err(|error| Error::Failed(error.to_string()))?;
     Ok(out)
 }

@@ -126,11 +126,7 @@ impl Reporter {
             ))],
             Event::Evaluating { position } => vec![Line::info(evaluating_line(*position))],
             Event::Tested(check) => {
-                self.last_test = Some(TestPoint {
-                    position: check.position,
-                    accuracy: check.test.accuracy,
-                    elapsed_seconds: check.elapsed_seconds,
-                });
+                self.last_test = Some(check.point());
                 vec![Line::info(format!(
                     "test at epoch {}: test accuracy {:.4} ({} images, loss {:.4}, {:.1} s), trained {}",
                     epoch_label(check.position),
@@ -144,11 +140,7 @@ impl Reporter {
             Event::Epoch(record) => {
                 let test = match &record.test {
                     Some(test) => {
-                        self.last_test = Some(TestPoint {
-                            position: record.epoch as f64 + 1.0,
-                            accuracy: test.accuracy,
-                            elapsed_seconds: record.elapsed_seconds,
-                        });
+                        self.last_test = record.test_point();
                         format!(
                             "test accuracy {:.4} ({} images)",
                             test.accuracy, test.images
@@ -259,7 +251,7 @@ impl Reporter {
                 "finished: target accuracy reached ({:.4} at epoch {}, after {})",
                 test.accuracy,
                 epoch_label(test.position),
-                units::duration(test.elapsed_seconds)
+                units::duration(test.elapsed_seconds.unwrap_or(f64::NAN))
             ),
             (FinishReason::TargetReached, None) => "finished: target accuracy reached".to_string(),
         }

@@ -313,21 +313,39 @@ fn runs_fit_the_terminal_by_cutting_settings_and_say_what_all_share_once() {
             .lines()
             .filter(|line| line.starts_with("2026") || line.starts_with('└'))
             .count();
+        let whole_settings = settings_width(&whole);
         for width in [80, 100, 120] {
             let text = listing(root.path(), &["--width", &width.to_string()]);
-            // Rows are never cut elsewhere: a row wider than the terminal is one whose columns
-            // other than SETTINGS leave no room, SETTINGS then as narrow as its header.
+            // No row is wider than the terminal, and SETTINGS keeps a useful width: columns
+            // that say least are left out or said shorter first.
             let table: Vec<&str> = text
                 .lines()
                 .skip_while(|line| !line.starts_with("RUN "))
                 .take_while(|line| !line.is_empty())
                 .collect();
             assert_eq!(table.len(), rows + 1, "{text}");
-            if table.iter().any(|line| line.chars().count() > width) {
-                assert_eq!(settings_width(&text), "SETTINGS".len(), "{text}");
+            for line in text.lines().take_while(|line| !line.is_empty()) {
+                assert!(line.chars().count() <= width, "{width}: {line}\n{text}");
             }
-            for line in text.lines().take_while(|line| !line.starts_with("RUN ")) {
-                assert!(line.chars().count() <= width, "{line}");
+            assert!(
+                settings_width(&text) >= whole_settings.min(16),
+                "{width}: SETTINGS too narrow:\n{text}"
+            );
+            // Every run keeps its id, state, epochs and best test, whole.
+            for line in &table[1..] {
+                let cells: Vec<&str> = whole
+                    .lines()
+                    .find(|whole_line| whole_line.split("  ").next() == line.split("  ").next())
+                    .expect("the same run in whole rows")
+                    .split("  ")
+                    .filter(|cell| !cell.trim().is_empty())
+                    .map(str::trim)
+                    .collect();
+                for cell in cells.iter().filter(|cell| {
+                    ["finished", "stopped", "0.8300 @1.00", "1.50", "1.00"].contains(cell)
+                }) {
+                    assert!(line.contains(cell), "{width}: {cell} lost:\n{text}");
+                }
             }
             insta::assert_snapshot!(format!("runs_{name}_{width}"), text);
         }
@@ -941,4 +959,36 @@ fn bad_names_and_unreadable_runs_are_one_line_and_a_failure() {
         Err(why) => skip::skip("an unreadable run folder", &why),
     }
     mode(0o755);
+}
+
+/// Run folders as this version writes them (tests/fixtures/runs-format-1): a recorded branch
+/// with tests, a target reached, a live change and its end, and a run of an earlier version
+/// (metrics.csv and config.toml alone), with `runs --json` as it printed them when they were
+/// made (runs-format-1.json).
+const FORMAT_1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runs-format-1");
+
+#[test]
+fn files_written_before_read_back_and_list_as_they_did() {
+    let dir = Path::new(FORMAT_1).join("20261202-113000");
+    let record = RunRecord::read(&dir)
+        .expect("readable")
+        .expect("a run.json");
+    let best = record.best.expect("a best test");
+    assert_eq!((best.accuracy, best.position), (0.885, 2.0));
+    assert_eq!(best.step, Some(40));
+    assert_eq!(best.elapsed_seconds, Some(200.0));
+    let reached = record.target_reached.expect("the target reached");
+    assert_eq!((reached.position, reached.step), (1.75, Some(35)));
+    // Written again, byte for byte the file it was read from.
+    let out = tempfile::tempdir().expect("tempdir");
+    record.write(out.path()).expect("written");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("run.json")).expect("written"),
+        std::fs::read_to_string(dir.join("run.json")).expect("fixture")
+    );
+    // `runs --json` prints what it printed (the legacy run's times unknown: null).
+    let output = alexnet(&["runs", "--dir", FORMAT_1, "--json"], out.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected = std::fs::read_to_string(format!("{FORMAT_1}.json")).expect("fixture");
+    assert_eq!(stdout(&output).replace(FORMAT_1, "[fixtures]"), expected);
 }

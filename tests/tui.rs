@@ -8,10 +8,11 @@ use alexnet_tui::control::Steering;
 use alexnet_tui::model::{AlexNetConfig, summarize};
 use alexnet_tui::process::ProcessStats;
 use alexnet_tui::report::{Reporter, Steer};
+use alexnet_tui::runs::standing;
 use alexnet_tui::train::metrics::{
-    BatchRecord, EpochRecord, Evaluation, History, MetricsRow, TestCheck,
+    BatchRecord, EpochRecord, Evaluation, History, MetricsRow, TestCheck, TestPoint,
 };
-use alexnet_tui::train::record::{EndReason, Parent, RunRecord, TestMark};
+use alexnet_tui::train::record::{EndReason, Parent, RunRecord};
 use alexnet_tui::train::snapshot::{Filters, GalleryItem, Moment, Snapshot};
 use alexnet_tui::train::{
     Command, Event, FinishReason, PauseReason, ReadyInfo, SaveFailure, SaveReason, SavedFile,
@@ -999,11 +1000,10 @@ fn earlier_runs(app: &mut App) -> tempfile::TempDir {
     let mut earlier = app.config.clone();
     earlier.training.learning_rate = 0.02;
     let mut record = RunRecord::new(EARLIER, &earlier, None);
-    let mark = |accuracy, position: f64| TestMark {
-        accuracy,
-        position,
-        step: (position * 469.0) as u64,
-        elapsed_seconds: 330.0 * position,
+    let mark = |accuracy, position: f64| TestPoint {
+        step: Some((position * 469.0) as u64),
+        elapsed_seconds: Some(330.0 * position),
+        ..TestPoint::at(position, accuracy)
     };
     for (accuracy, position) in [(0.82, 1.0), (0.855, 2.0), (0.872, 3.0)] {
         record.note_test(mark(accuracy, position), 0.0);
@@ -1036,7 +1036,7 @@ fn carry_out(app: &mut App, effects: Vec<Effect>) {
                 carry_out(app, more);
             }
             Effect::LoadOverlay { request, run } => {
-                let result = overlay::load(&root, run.clone()).map(Box::new);
+                let result = standing::read_curves(&root, run.clone()).map(Box::new);
                 let more = app.update(Msg::Overlay {
                     request,
                     run,
@@ -1063,7 +1063,7 @@ fn choose(app: &mut App, id: &str) {
     let at = app
         .picker_rows(&picker)
         .iter()
-        .position(|row| matches!(row, overlay::Row::Run { run, .. } if run.id == id))
+        .position(|row| matches!(row, overlay::Row::Run { run, .. } if run.summary.id == id))
         .expect("listed");
     for _ in 0..at {
         app.update(key(KeyCode::Down));
@@ -1171,7 +1171,7 @@ fn an_overlay_is_drawn_behind_the_live_run_and_compared_with_it() {
     let picker = app.picker.clone().expect("open");
     assert!(matches!(
         app.picker_rows(&picker)[picker.selected],
-        overlay::Row::Run { run, .. } if run.id == EARLIER
+        overlay::Row::Run { run, .. } if run.summary.id == EARLIER
     ));
     assert!(render(&app, 120, 36).contains("shown"));
     // "none" clears it.
@@ -1196,6 +1196,62 @@ fn the_overlay_axes_cover_both_runs() {
         .and_then(|line| line.split("││").next())
         .expect("the loss chart's epoch axis");
     assert!(axis.trim_end().ends_with('3'), "{axis}");
+}
+
+/// How many cells of the drawn dashboard have each of `colors` as their foreground.
+fn cells_colored(app: &App, colors: &[ratatui::style::Color]) -> Vec<usize> {
+    let mut terminal = Terminal::new(TestBackend::new(120, 36)).expect("test terminal");
+    terminal.draw(|frame| ui::draw(app, frame)).expect("draw");
+    let buffer = terminal.backend().buffer().clone();
+    colors
+        .iter()
+        .map(|&color| {
+            buffer
+                .content()
+                .iter()
+                .filter(|cell| cell.fg == color && !cell.symbol().trim().is_empty())
+                .count()
+        })
+        .collect()
+}
+
+#[test]
+fn a_branch_leaves_its_parents_line_visible_up_to_the_branch_point() {
+    use ratatui::style::Color;
+    // The live run branched from PARENT at epoch 1; EARLIER has the same curves but is no
+    // parent of it. Drawn over EARLIER, the live run is drawn whole; over its parent, what it
+    // carries from the parent (epochs 0 to 1) is left to the parent's grey line.
+    let drawn = |overlay: &str| {
+        let mut app = training_app();
+        let temp = earlier_runs(&mut app);
+        choose(&mut app, overlay);
+        let cells = cells_colored(
+            &app,
+            &[Color::Yellow, Color::Cyan, Color::Gray, Color::Blue],
+        );
+        (cells, render(&app, 120, 36), temp)
+    };
+    let (over_other, _, _temp) = drawn(EARLIER);
+    let (over_parent, screen, _temp) = drawn(PARENT);
+    assert!(
+        over_parent[0] < over_other[0],
+        "smoothed loss before the branch point: {over_parent:?} vs {over_other:?}"
+    );
+    assert!(
+        over_parent[1] < over_other[1],
+        "running accuracy before the branch point: {over_parent:?} vs {over_other:?}"
+    );
+    assert!(
+        over_parent[2] > over_other[2],
+        "the parent's grey line: {over_parent:?} vs {over_other:?}"
+    );
+    // The branch point is marked (a line in both charts), and said.
+    assert_eq!(over_other[3], 0, "{over_other:?}");
+    assert!(over_parent[3] > 4, "no branch point line: {over_parent:?}");
+    assert!(
+        screen.contains(&format!("grey: {PARENT}, branched at epoch 1")),
+        "{screen}"
+    );
 }
 
 #[test]

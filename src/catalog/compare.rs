@@ -48,12 +48,17 @@ pub fn run_compare(args: &CompareArgs) -> Result<ExitCode, Error> {
         .iter()
         .map(|name| load_run(&args.folder, name))
         .collect::<Result<Vec<_>, _>>()?;
-    output(&comparison_text(&compare(&runs), &runs))
+    output(&comparison_text(&compare(&runs)))
 }
 
-fn comparison_text(comparison: &Comparison, runs: &[(RunSummary, Metrics)]) -> String {
+fn comparison_text(comparison: &Comparison) -> String {
     let mut header: Vec<String> = vec![String::new()];
-    header.extend(comparison.columns.iter().map(|column| column.id.clone()));
+    header.extend(
+        comparison
+            .columns
+            .iter()
+            .map(|column| column.run.id.clone()),
+    );
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut row = |label: &str, cells: Vec<String>| {
         let mut row = vec![label.to_string()];
@@ -77,14 +82,24 @@ fn comparison_text(comparison: &Comparison, runs: &[(RunSummary, Metrics)]) -> S
     }
     row(
         "started",
-        runs.iter()
-            .map(|(run, _)| run.started.as_deref().map_or_else(dash, started_text))
+        comparison
+            .columns
+            .iter()
+            .map(|column| {
+                column
+                    .run
+                    .started
+                    .as_deref()
+                    .map_or_else(dash, started_text)
+            })
             .collect(),
     );
     row(
         "state",
-        runs.iter()
-            .map(|(run, _)| run.state.label().to_string())
+        comparison
+            .columns
+            .iter()
+            .map(|column| column.run.state.label().to_string())
             .collect(),
     );
     row("", Vec::new());
@@ -114,8 +129,8 @@ fn comparison_text(comparison: &Comparison, runs: &[(RunSummary, Metrics)]) -> S
     let column = |f: &dyn Fn(&crate::runs::compare::Column) -> String| -> Vec<String> {
         comparison.columns.iter().map(f).collect()
     };
-    row("  best", column(&|c| mark_text(c.best)));
-    row("  final", column(&|c| mark_text(c.final_test)));
+    row("  best", column(&|c| mark_text(c.run.best)));
+    row("  final", column(&|c| mark_text(c.run.final_test)));
     if comparison.positions.is_empty() {
         row(
             "  (no stretch of epochs where every run was tested)",
@@ -134,7 +149,7 @@ fn comparison_text(comparison: &Comparison, runs: &[(RunSummary, Metrics)]) -> S
     row("", Vec::new());
     row(
         "time to target",
-        column(&|c| match (c.target_accuracy, c.target_reached) {
+        column(&|c| match (c.run.target_accuracy, c.run.target_reached) {
             (Some(target), Some(mark)) if target > 0.0 => match mark.elapsed_seconds {
                 Some(seconds) => format!("{} ({target})", units::duration(seconds)),
                 None => format!("@{:.2} ({target})", mark.position),
@@ -146,13 +161,14 @@ fn comparison_text(comparison: &Comparison, runs: &[(RunSummary, Metrics)]) -> S
     row(
         "images/s",
         column(&|c| {
-            c.images_per_second
+            c.run
+                .images_per_second
                 .map_or_else(dash, |speed| format!("{speed:.0}"))
         }),
     );
     row(
         "epochs",
-        column(&|c| c.epochs_done.map_or_else(dash, |e| format!("{e:.2}"))),
+        column(&|c| c.run.epochs_done.map_or_else(dash, |e| format!("{e:.2}"))),
     );
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     table(&header, &rows)

@@ -1,12 +1,13 @@
 //! The `runs` listing: one line per run, branches under their parents, and a total.
 
 use crate::runs::{
-    Mark, RunState, RunSummary, is_bookkeeping, key_rank, setting_value, short_key,
-    short_live_change, started_text,
+    RunState, RunSummary, is_bookkeeping, key_rank, setting_value, short_key, short_live_change,
+    started_text,
 };
 
 use super::{fitted_table, table_width};
 use crate::config::Config;
+use crate::train::metrics::TestPoint;
 use crate::units;
 
 /// The runs as a tree: each run followed by its branches (newest first), indented under it.
@@ -48,7 +49,7 @@ fn tree_order(runs: &[RunSummary]) -> Vec<(usize, usize)> {
     ordered
 }
 
-pub(super) fn mark_text(mark: Option<Mark>) -> String {
+pub(super) fn mark_text(mark: Option<TestPoint>) -> String {
     mark.map_or_else(
         || "-".to_string(),
         |mark| format!("{:.4} @{:.2}", mark.accuracy, mark.position),
@@ -57,7 +58,7 @@ pub(super) fn mark_text(mark: Option<Mark>) -> String {
 
 fn target_text(run: &RunSummary) -> String {
     match run.target_reached {
-        Some(Mark {
+        Some(TestPoint {
             elapsed_seconds: Some(seconds),
             ..
         }) => units::duration(seconds),
@@ -185,81 +186,219 @@ fn shared_line(shared: &[String], width: Option<usize>) -> String {
     out
 }
 
+/// One column of the `runs` table: its header and a cell per row.
+struct Column {
+    header: &'static str,
+    cells: Vec<String>,
+}
+
+/// What a table too wide for the terminal gives up, one step at a time, until its rows fit with
+/// SETTINGS at least [`SETTINGS_MINIMUM`] wide (or as wide as its longest cell, if less).
+enum Narrowing {
+    /// A column said shorter, saying as much (`header`, `cells`).
+    Shorter {
+        column: &'static str,
+        header: &'static str,
+        cells: Option<Vec<String>>,
+    },
+    /// A column left out.
+    LeftOut(&'static str),
+}
+
+/// The narrowest SETTINGS a table is fitted to before columns are left out: room for the two
+/// settings people change most (`lr=0.05 batch=64`).
+const SETTINGS_MINIMUM: usize = 16;
+
+/// `12-02 12:00`: a STARTED cell (`2026-12-02 12:00`) without its year; any other text as it is.
+fn without_year(started: &str) -> String {
+    let bytes = started.as_bytes();
+    if bytes.len() == 16 && bytes[4] == b'-' && bytes[10] == b' ' {
+        started[5..].to_string()
+    } else {
+        started.to_string()
+    }
+}
+
+/// The narrowings of a table too wide for its terminal, in the order they are made. First
+/// those that lose nothing: a branch listed under its parent says only where it left it
+/// (`@1.50`, under the header FROM: its parent is the run it hangs under); STARTED without its
+/// year; TO TARGET left out when no listed run has a target; shorter headers (IMG/S, TARGET).
+/// Then columns that say least, each left out only if the table still does not fit: STARTED
+/// (a run's id is the time it was made, to the second), IMAGES/S, DISK (the total stays under
+/// the table), TO TARGET. RUN, STATE, SETTINGS, EPOCHS and BEST TEST are never left out, and no
+/// cell but a SETTINGS cell is ever cut.
+fn narrowings(runs: &[RunSummary], order: &[(usize, usize)], columns: &[Column]) -> Vec<Narrowing> {
+    let cells_of = |header: &str| {
+        columns
+            .iter()
+            .find(|column| column.header == header)
+            .map(|column| column.cells.clone())
+    };
+    let mut steps = Vec::new();
+    if columns.iter().any(|column| column.header == "BRANCH OF") {
+        let cells = order
+            .iter()
+            .zip(cells_of("BRANCH OF").unwrap_or_default())
+            .map(|(&(depth, index), cell)| match &runs[index].parent {
+                Some(parent) if depth > 0 => format!("@{:.2}", parent.position),
+                _ => cell,
+            })
+            .collect();
+        steps.push(Narrowing::Shorter {
+            column: "BRANCH OF",
+            header: "FROM",
+            cells: Some(cells),
+        });
+    }
+    let started = cells_of("STARTED").unwrap_or_default();
+    steps.push(Narrowing::Shorter {
+        column: "STARTED",
+        header: "STARTED",
+        cells: Some(started.iter().map(|cell| without_year(cell)).collect()),
+    });
+    let any_target = runs.iter().any(|run| {
+        run.target_reached.is_some() || run.target_accuracy.is_some_and(|target| target > 0.0)
+    });
+    if !any_target {
+        steps.push(Narrowing::LeftOut("TO TARGET"));
+    }
+    steps.extend([
+        Narrowing::Shorter {
+            column: "IMAGES/S",
+            header: "IMG/S",
+            cells: None,
+        },
+        Narrowing::Shorter {
+            column: "TO TARGET",
+            header: "TARGET",
+            cells: None,
+        },
+        Narrowing::LeftOut("STARTED"),
+        Narrowing::LeftOut("IMG/S"),
+        Narrowing::LeftOut("DISK"),
+        Narrowing::LeftOut("TARGET"),
+    ]);
+    steps
+}
+
+impl Narrowing {
+    fn apply(self, columns: &mut Vec<Column>) {
+        match self {
+            Narrowing::Shorter {
+                column,
+                header,
+                cells,
+            } => {
+                if let Some(found) = columns.iter_mut().find(|c| c.header == column) {
+                    found.header = header;
+                    if let Some(cells) = cells {
+                        found.cells = cells;
+                    }
+                }
+            }
+            Narrowing::LeftOut(column) => columns.retain(|c| c.header != column),
+        }
+    }
+}
+
+/// The header and rows of `columns`.
+fn header_and_rows(columns: &[Column]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = columns.iter().map(|column| column.header).collect();
+    let count = columns.first().map_or(0, |column| column.cells.len());
+    let rows = (0..count)
+        .map(|row| {
+            columns
+                .iter()
+                .map(|column| column.cells[row].clone())
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+/// How wide `columns` are with SETTINGS cut to `settings` characters (when wider).
+fn width_with_settings(columns: &[Column], settings: usize) -> usize {
+    let (header, mut rows) = header_and_rows(columns);
+    if let Some(column) = header.iter().position(|name| *name == "SETTINGS") {
+        for row in &mut rows {
+            row[column] = row[column].chars().take(settings).collect();
+        }
+    }
+    table_width(&header, &rows)
+}
+
 /// The `runs` table, with the settings every run shares on a line above it, its notes (damaged
-/// runs, failures) and the disk total. With a `width` (a terminal's), no row is wider than it
-/// when the other columns leave room: a branch listed under its parent says only where it left
-/// it (`@1.50`), and the SETTINGS cells are cut to fit, with an ellipsis. Other columns are never
-/// cut: a row they alone make wider than `width` stays that wide.
+/// runs, failures) and the disk total. With a `width` (a terminal's), no row is wider than it:
+/// the table is narrowed as [`narrowings`] says until it fits with SETTINGS at a useful width,
+/// and the SETTINGS cells are then cut to fit, with an ellipsis. Without one (piped output,
+/// `--wide`), rows are whole.
 pub(super) fn runs_table(runs: &[RunSummary], root: &str, width: Option<usize>) -> String {
     let (shared, settings) = split_settings(runs);
     let any_branch = runs.iter().any(|run| run.parent.is_some());
-    let mut header = vec![
-        "RUN",
-        "STARTED",
-        "STATE",
-        "SETTINGS",
-        "EPOCHS",
-        "BEST TEST",
-        "TO TARGET",
-        "IMAGES/S",
-        "DISK",
-    ];
-    if any_branch {
-        header.insert(1, "BRANCH OF");
-    }
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    // Per row, the short BRANCH OF of a branch listed under its parent (`@1.50`: the parent is
-    // the run it hangs under), for a table that does not fit otherwise.
-    let mut under_parent: Vec<Option<String>> = Vec::new();
-    for (depth, index) in tree_order(runs) {
-        let run = &runs[index];
-        let name = if depth == 0 {
-            run.id.clone()
-        } else {
-            format!("{}└ {}", "  ".repeat(depth - 1), run.id)
-        };
-        let state = match (run.state, run.pid) {
+    let order = tree_order(runs);
+    let column = |header: &'static str, cell: &dyn Fn(&RunSummary, usize) -> String| Column {
+        header,
+        cells: order
+            .iter()
+            .map(|&(depth, index)| cell(&runs[index], depth))
+            .collect(),
+    };
+    let mut columns = vec![
+        column("RUN", &|run, depth| {
+            if depth == 0 {
+                run.id.clone()
+            } else {
+                format!("{}└ {}", "  ".repeat(depth - 1), run.id)
+            }
+        }),
+        column("STARTED", &|run, _| {
+            run.started
+                .as_deref()
+                .map_or_else(String::new, started_text)
+        }),
+        column("STATE", &|run, _| match (run.state, run.pid) {
             (RunState::Running, Some(pid)) => format!("running ({pid})"),
             (RunState::Opened, Some(pid)) => format!("opened ({pid}), not training"),
             (state, _) => state.label().to_string(),
-        };
-        let mut row = vec![
-            name,
-            run.started
-                .as_deref()
-                .map_or_else(String::new, started_text),
-            state,
-            settings[index].clone(),
+        }),
+        Column {
+            header: "SETTINGS",
+            cells: order
+                .iter()
+                .map(|&(_, index)| settings[index].clone())
+                .collect(),
+        },
+        column("EPOCHS", &|run, _| {
             run.epochs_done
-                .map_or_else(|| "-".to_string(), |e| format!("{e:.2}")),
-            mark_text(run.best),
-            target_text(run),
+                .map_or_else(|| "-".to_string(), |e| format!("{e:.2}"))
+        }),
+        column("BEST TEST", &|run, _| mark_text(run.best)),
+        column("TO TARGET", &|run, _| target_text(run)),
+        column("IMAGES/S", &|run, _| {
             run.images_per_second
-                .map_or_else(|| "-".to_string(), |speed| format!("{speed:.0}")),
-            units::bytes(run.disk_bytes),
-        ];
-        if any_branch {
-            row.insert(
-                1,
+                .map_or_else(|| "-".to_string(), |speed| format!("{speed:.0}"))
+        }),
+        column("DISK", &|run, _| units::bytes(run.disk_bytes)),
+    ];
+    if any_branch {
+        columns.insert(
+            1,
+            column("BRANCH OF", &|run, _| {
                 run.parent.as_ref().map_or_else(
                     || "-".to_string(),
                     |parent| format!("{} @{:.2}", parent.run_id, parent.position),
-                ),
-            );
-        }
-        under_parent.push(
-            run.parent
-                .as_ref()
-                .filter(|_| depth > 0)
-                .map(|parent| format!("@{:.2}", parent.position)),
+                )
+            }),
         );
-        rows.push(row);
     }
-    if width.is_some_and(|width| table_width(&header, &rows) > width) {
-        for (row, short) in rows.iter_mut().zip(under_parent) {
-            if let Some(short) = short {
-                row[1] = short;
+    if let Some(width) = width {
+        let whole_settings = settings.iter().map(|cell| cell.chars().count()).max();
+        let minimum = whole_settings.unwrap_or(0).min(SETTINGS_MINIMUM);
+        for step in narrowings(runs, &order, &columns) {
+            if width_with_settings(&columns, minimum) <= width {
+                break;
             }
+            step.apply(&mut columns);
         }
     }
     let mut out = if shared.is_empty() {
@@ -267,6 +406,7 @@ pub(super) fn runs_table(runs: &[RunSummary], root: &str, width: Option<usize>) 
     } else {
         shared_line(&shared, width)
     };
+    let (header, rows) = header_and_rows(&columns);
     let settings_column = header
         .iter()
         .position(|name| *name == "SETTINGS")

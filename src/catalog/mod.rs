@@ -28,7 +28,8 @@ pub struct RunsArgs {
     /// Print the runs as a JSON array, one object per run, for scripts.
     #[arg(long)]
     pub json: bool,
-    /// Whole rows however wide, also in a terminal (where SETTINGS is otherwise cut to fit).
+    /// Whole rows however wide, also in a terminal (where rows are otherwise narrowed to fit:
+    /// columns that say least left out, SETTINGS cut).
     #[arg(long)]
     pub wide: bool,
     /// Fit the rows to this many columns, as in a terminal that wide (for tests).

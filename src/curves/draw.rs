@@ -86,6 +86,7 @@ pub fn render(metrics: &Metrics, title: &str) -> Result<Vec<u8>, CurvesError> {
                 Series::line("train, epoch mean", per_epoch(|e| e.train_loss), TRAIN),
                 Series::line("test", test_losses, TEST),
             ],
+            &[],
         )?;
         let accuracy_bottom = batch_accuracies
             .iter()
@@ -107,6 +108,7 @@ pub fn render(metrics: &Metrics, title: &str) -> Result<Vec<u8>, CurvesError> {
                 Series::line("train, per epoch", per_epoch(|e| e.train_accuracy), TRAIN),
                 Series::line("test", test_accuracies, TEST),
             ],
+            &[],
         )?;
         root.present().map_err(draw_error)?;
     }
@@ -141,6 +143,7 @@ impl Series {
     }
 }
 
+/// Draws `series` in a panel, and a ring at each of `rings` (a branch point, in its run's color).
 pub(super) fn draw_panel(
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
     caption: &str,
@@ -148,6 +151,7 @@ pub(super) fn draw_panel(
     (x_end, y_start, y_end): (f64, f64, f64),
     legend: SeriesLabelPosition,
     series: &[Series],
+    rings: &[((f64, f64), RGBColor)],
 ) -> Result<(), CurvesError> {
     let mut chart = ChartBuilder::on(area)
         .caption(caption, (FAMILY, 18).into_font())
@@ -191,6 +195,13 @@ pub(super) fn draw_panel(
                 .map_err(draw_error)?;
         }
     }
+    chart
+        .draw_series(
+            rings
+                .iter()
+                .map(|&(point, color)| Circle::new(point, 8, color.stroke_width(2))),
+        )
+        .map_err(draw_error)?;
     if series.iter().all(|one| one.label.is_none()) {
         return Ok(());
     }

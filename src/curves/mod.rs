@@ -19,7 +19,7 @@ use thiserror::Error;
 use crate::train::metrics::{METRICS_FILE, MetricsRow};
 
 pub use draw::{PLOT_SIZE, render};
-pub use overlay::{plot_overlay, render_overlay};
+pub use overlay::{OverlayRun, plot_overlay, render_overlay};
 
 /// The file a finished run's curves are written to, next to its metrics.csv.
 pub const CURVES_FILE: &str = "curves.png";
@@ -188,6 +188,16 @@ pub fn interpolate(curve: &[(f64, f64)], x: f64) -> Option<f64> {
     Some(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
 }
 
+/// The part of a curve (points in increasing x) from `at` on, beginning at `at` itself (read off
+/// the curve) when the curve covers it: what a branch drew itself, from where it left its parent.
+pub fn from_branch_point(curve: &[(f64, f64)], at: f64) -> Curve {
+    let start = interpolate(curve, at).map(|y| (at, y));
+    start
+        .into_iter()
+        .chain(curve.iter().copied().filter(|&(x, _)| x > at))
+        .collect()
+}
+
 /// Draws `metrics_path` (a metrics.csv) into the PNG `out`; the title names the run folder.
 pub fn plot_metrics(metrics_path: &Path, out: &Path) -> Result<(), CurvesError> {
     let metrics = Metrics::read(metrics_path)?;
@@ -223,7 +233,21 @@ pub fn write_run_plot(run_dir: &Path) -> Result<PathBuf, CurvesError> {
 
 #[cfg(test)]
 mod tests {
-    use super::interpolate;
+    use super::{from_branch_point, interpolate};
+
+    #[test]
+    fn a_branch_draws_from_its_branch_point_on() {
+        let curve = [(0.5, 0.6), (1.0, 0.7), (1.5, 0.8), (2.0, 0.9)];
+        assert_eq!(
+            from_branch_point(&curve, 1.0),
+            [(1.0, 0.7), (1.5, 0.8), (2.0, 0.9)]
+        );
+        let between = from_branch_point(&curve, 1.25);
+        assert_eq!(between.len(), 3);
+        assert!((between[0].1 - 0.75).abs() < 1e-12, "{between:?}");
+        // A curve that starts after the branch point is drawn whole.
+        assert_eq!(from_branch_point(&curve[2..], 1.0), curve[2..]);
+    }
 
     #[test]
     fn interpolation_reads_between_points_and_not_beyond() {

@@ -1,14 +1,16 @@
 //! Several runs' curves in one picture, for `plot A B ...`: the loss on the left, the accuracy
 //! on the right, one color per run. The test curves are the lines (with a marker per test), the
 //! logged training batches faint behind them; the legend names each run as the caller words
-//! it (its id and what sets it apart). Drawn with `draw.rs`'s panels, font and encoder.
+//! it (its id and what sets it apart). A branch drawn with its parent starts at its branch
+//! point, marked with a ring: what came before is the parent's history, drawn once, by the
+//! parent. Drawn with `draw.rs`'s panels, font and encoder.
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
 use super::draw::{FAMILY, Series, draw_error, draw_panel, encode_png, register_the_font};
-use super::{Curve, CurvesError, Metrics, PLOT_SIZE};
+use super::{Curve, CurvesError, Metrics, PLOT_SIZE, from_branch_point};
 
 /// One color per run, in order (matplotlib's first colors, which people read apart).
 const PALETTE: [RGBColor; 8] = [
@@ -22,8 +24,19 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-/// Draws `runs` (a legend and the run's metrics each) into an RGB buffer of [`PLOT_SIZE`].
-pub fn render_overlay(runs: &[(String, Metrics)], title: &str) -> Result<Vec<u8>, CurvesError> {
+/// One run of an overlay picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverlayRun {
+    /// Its name in the legend.
+    pub legend: String,
+    pub metrics: Metrics,
+    /// Where it branched from another run of the same picture: before that point its curves
+    /// are its parent's history.
+    pub branched_at: Option<f64>,
+}
+
+/// Draws `runs` into an RGB buffer of [`PLOT_SIZE`].
+pub fn render_overlay(runs: &[OverlayRun], title: &str) -> Result<Vec<u8>, CurvesError> {
     register_the_font()?;
     let (width, height) = PLOT_SIZE;
     let mut buffer = vec![0u8; width as usize * height as usize * 3];
@@ -36,23 +49,46 @@ pub fn render_overlay(runs: &[(String, Metrics)], title: &str) -> Result<Vec<u8>
         let panels = root.split_evenly((1, 2));
         let x_end = runs
             .iter()
-            .map(|(_, metrics)| metrics.last_position())
+            .map(|run| run.metrics.last_position())
             .fold(1.0, f64::max);
         let mut losses = Vec::new();
         let mut accuracies = Vec::new();
-        for (index, (legend, metrics)) in runs.iter().enumerate() {
+        let (mut loss_marks, mut accuracy_marks) = (Vec::new(), Vec::new());
+        for (index, run) in runs.iter().enumerate() {
             let color = PALETTE[index % PALETTE.len()];
+            let legend = &run.legend;
+            // A branch's curves before its branch point are its parent's history: left to the
+            // parent's line, which stays visible, and the branch starts at a ring there.
+            let own = |curve: Curve| match run.branched_at {
+                Some(at) => from_branch_point(&curve, at),
+                None => curve,
+            };
             let batches = |value: fn(&super::BatchRow) -> f64| -> Curve {
-                metrics
+                own(run
+                    .metrics
                     .batches
                     .iter()
                     .map(|row| (row.position, value(row)))
-                    .collect()
+                    .collect())
             };
-            let (test_losses, test_accuracies) = metrics.test_curves();
-            losses.push(unlabeled(batches(|row| row.loss), color));
+            let (test_losses, test_accuracies) = run.metrics.test_curves();
+            let (test_losses, test_accuracies) = (own(test_losses), own(test_accuracies));
+            let (trained_losses, trained_accuracies) =
+                (batches(|row| row.loss), batches(|row| row.accuracy));
+            if let Some(at) = run.branched_at {
+                let start = |tested: &Curve, trained: &Curve| {
+                    tested
+                        .first()
+                        .or(trained.first())
+                        .filter(|point| (point.0 - at).abs() < 1e-9)
+                        .map(|&point| (point, color))
+                };
+                loss_marks.extend(start(&test_losses, &trained_losses));
+                accuracy_marks.extend(start(&test_accuracies, &trained_accuracies));
+            }
+            losses.push(unlabeled(trained_losses, color));
             losses.push(Series::line(legend, test_losses, color));
-            let mut trained = unlabeled(batches(|row| row.accuracy), color);
+            let mut trained = unlabeled(trained_accuracies, color);
             if test_accuracies.is_empty() {
                 // Not tested yet (stopped early): its training line carries its name.
                 trained.label = Some(legend.clone());
@@ -81,6 +117,7 @@ pub fn render_overlay(runs: &[(String, Metrics)], title: &str) -> Result<Vec<u8>
             (x_end, 0.0, loss_top),
             SeriesLabelPosition::UpperRight,
             &losses,
+            &loss_marks,
         )?;
         draw_panel(
             &panels[1],
@@ -89,6 +126,7 @@ pub fn render_overlay(runs: &[(String, Metrics)], title: &str) -> Result<Vec<u8>
             (x_end, accuracy_bottom, 1.0),
             SeriesLabelPosition::LowerRight,
             &accuracies,
+            &accuracy_marks,
         )?;
         root.present().map_err(draw_error)?;
     }
@@ -105,11 +143,7 @@ fn unlabeled(points: Curve, color: RGBColor) -> Series {
 }
 
 /// Draws `runs` overlaid into the PNG `out`.
-pub fn plot_overlay(
-    runs: &[(String, Metrics)],
-    title: &str,
-    out: &Path,
-) -> Result<(), CurvesError> {
+pub fn plot_overlay(runs: &[OverlayRun], title: &str, out: &Path) -> Result<(), CurvesError> {
     let png = encode_png(render_overlay(runs, title)?)?;
     crate::files::write_bytes_atomic(out, &png).map_err(|source| CurvesError::Write {
         path: out.to_path_buf(),
@@ -151,13 +185,98 @@ mod tests {
         }
     }
 
+    fn drawn(legend: &str, metrics: Metrics) -> OverlayRun {
+        OverlayRun {
+            legend: legend.to_string(),
+            metrics,
+            branched_at: None,
+        }
+    }
+
+    /// A parent tested every quarter epoch for two epochs, and its branch from epoch 1: the same
+    /// rows up to there (a branch's metrics.csv starts with its parent's), higher after.
+    fn parent_and_branch() -> Vec<OverlayRun> {
+        let rows = |after: f64| Metrics {
+            batches: (1..=40)
+                .map(|batch| {
+                    let position = batch as f64 / 20.0;
+                    let lift = if position > 1.0 { after } else { 0.0 };
+                    BatchRow {
+                        epoch: (batch - 1) / 20 + 1,
+                        batch: (batch - 1) % 20 + 1,
+                        batches_per_epoch: 20,
+                        position,
+                        step: batch as u64,
+                        loss: 2.0 - position * 0.5 - lift,
+                        accuracy: 0.4 + position * 0.2 + lift,
+                    }
+                })
+                .collect(),
+            epochs: Vec::new(),
+            tests: (1..=8)
+                .map(|quarter| {
+                    let position = f64::from(quarter) * 0.25;
+                    let lift = if position > 1.0 { after } else { 0.0 };
+                    TestRow {
+                        position,
+                        test_loss: 1.5 - position * 0.4 - lift,
+                        test_accuracy: 0.45 + position * 0.2 + lift,
+                    }
+                })
+                .collect(),
+        };
+        vec![
+            drawn("parent", rows(0.0)),
+            OverlayRun {
+                branched_at: Some(1.0),
+                ..drawn("branch", rows(0.08))
+            },
+        ]
+    }
+
+    #[test]
+    fn a_parent_under_its_branch_stays_visible() {
+        let runs = parent_and_branch();
+        let rgb = render_overlay(&runs, "a branch").expect("drawn");
+        let picture = image::RgbImage::from_raw(PLOT_SIZE.0, PLOT_SIZE.1, rgb).expect("size");
+        // Epochs 0 to 2 span each panel's plotting area (about 60 to 590 pixels into it): the
+        // first epoch, before the branch point, is its left half.
+        let parent = [PALETTE[0].0, PALETTE[0].1, PALETTE[0].2];
+        for (panel, name) in [(0, "loss"), (PLOT_SIZE.0 / 2, "accuracy")] {
+            let before_branch = picture
+                .enumerate_pixels()
+                .filter(|(x, y, pixel)| {
+                    (panel + 90..panel + 300).contains(x) && *y > 60 && pixel.0 == parent
+                })
+                .count();
+            assert!(
+                before_branch > 200,
+                "{name}: the parent's line before the branch point is hidden \
+                 ({before_branch} pixels of its color)"
+            );
+            // The branch point, epoch 1 (about 328 pixels in), is ringed in the branch's color:
+            // its lines and test markers begin there, the ring reaches further left.
+            let branch = [PALETTE[1].0, PALETTE[1].1, PALETTE[1].2];
+            let ring = picture
+                .enumerate_pixels()
+                .filter(|(x, y, pixel)| {
+                    (panel + 300..panel + 323).contains(x) && *y > 60 && pixel.0 == branch
+                })
+                .count();
+            assert!(
+                ring > 5,
+                "{name}: no ring at the branch point ({ring} pixels)"
+            );
+        }
+    }
+
     #[test]
     fn a_run_without_tests_is_named_by_its_training_line() {
         // b's training line runs along the top: whatever of b's color is in the lower right
         // is the legend's.
         let mut untested = run(0.9);
         untested.tests.clear();
-        let runs = vec![("a".to_string(), run(0.3)), ("b".to_string(), untested)];
+        let runs = vec![drawn("a", run(0.3)), drawn("b", untested)];
         let rgb = render_overlay(&runs, "one untested").expect("drawn");
         let picture = image::RgbImage::from_raw(PLOT_SIZE.0, PLOT_SIZE.1, rgb).expect("size");
         // The legend sits in the accuracy panel's lower right; its sample of b's line is drawn
@@ -179,7 +298,7 @@ mod tests {
 
     #[test]
     fn each_run_has_its_own_color() {
-        let runs = vec![("a".to_string(), run(0.6)), ("b".to_string(), run(0.8))];
+        let runs = vec![drawn("a", run(0.6)), drawn("b", run(0.8))];
         let rgb = render_overlay(&runs, "two runs").expect("drawn");
         let picture = image::RgbImage::from_raw(PLOT_SIZE.0, PLOT_SIZE.1, rgb).expect("size");
         let has = |color: RGBColor| {

@@ -5,7 +5,7 @@
 //! still line up. A branch compared with its parent is lined up from the branch point on:
 //! before it, the branch's history is its parent's.
 
-use super::{Mark, RunSummary, is_bookkeeping, setting_value, short_key};
+use super::{RunSummary, is_bookkeeping, setting_value, short_key};
 use crate::config::Config;
 use crate::curves::Metrics;
 
@@ -24,24 +24,18 @@ pub struct SettingRow {
     pub values: Vec<Option<String>>,
 }
 
-/// One run's column.
-#[derive(Debug, Clone, PartialEq)]
+/// One run's column: the run as listed, and what the comparison adds.
+#[derive(Debug, Clone)]
 pub struct Column {
-    pub id: String,
+    pub run: RunSummary,
     /// `branch of <id> at epoch 1.50`, for a branch.
     pub branch: Option<String>,
-    pub epochs_done: Option<f64>,
-    pub best: Option<Mark>,
-    pub final_test: Option<Mark>,
-    pub target_accuracy: Option<f64>,
-    pub target_reached: Option<Mark>,
-    pub images_per_second: Option<f64>,
     /// What sets it apart from the others, in few words (`lr 0.1, batch 64`), for legends.
     pub differs: String,
 }
 
 /// Runs side by side.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Comparison {
     pub columns: Vec<Column>,
     /// The settings that differ between the runs, at the start or live.
@@ -59,9 +53,9 @@ impl Comparison {
     pub fn legend(&self, index: usize) -> String {
         let column = &self.columns[index];
         if column.differs.is_empty() {
-            column.id.clone()
+            column.run.id.clone()
         } else {
-            format!("{} ({})", column.id, column.differs)
+            format!("{} ({})", column.run.id, column.differs)
         }
     }
 }
@@ -91,20 +85,14 @@ pub fn compare(runs: &[(RunSummary, Metrics)]) -> Comparison {
         .iter()
         .enumerate()
         .map(|(index, (run, _))| Column {
-            id: run.id.clone(),
             branch: run.parent.as_ref().map(|parent| {
                 format!(
                     "branch of {} at epoch {:.2}",
                     parent.run_id, parent.position
                 )
             }),
-            epochs_done: run.epochs_done,
-            best: run.best,
-            final_test: run.final_test,
-            target_accuracy: run.target_accuracy,
-            target_reached: run.target_reached,
-            images_per_second: run.images_per_second,
             differs: differs_text(&settings, index),
+            run: run.clone(),
         })
         .collect();
     Comparison {
@@ -178,10 +166,14 @@ fn differs_text(settings: &[SettingRow], index: usize) -> String {
         .join(", ")
 }
 
-/// Evenly spaced places inside the stretch every run's test curve covers (from `from` on, when
-/// given), at most [`MAX_POSITIONS`] of them, on round multiples of the step: the step of the
-/// runs' own test schedule when they share one ([`shared_schedule`]; every second, fourth, ...
-/// test when there are too many), else the finest of [`STEPS`] that fits.
+/// Places inside the stretch every run's test curve covers (from `from` on, when given), at
+/// most [`MAX_POSITIONS`] of them: the places the runs were all tested at when they share a test
+/// schedule ([`shared_tests`]; every second, fourth, ... of them when there are too many), else
+/// evenly spaced on round multiples of the finest of [`STEPS`] that fits.
+///
+/// Shared tests are listed where they were made (0.2533, not 0.25, for a test every quarter of
+/// 150 batches, after batch 38): the accuracy shown there is then a test's, not a line read
+/// between two, and the place agrees with the `@0.25` of `runs`' BEST TEST.
 fn common_positions(metrics: &[&Metrics], from: Option<f64>) -> Vec<f64> {
     let mut start = from.unwrap_or(f64::NEG_INFINITY);
     let mut end = f64::INFINITY;
@@ -196,6 +188,15 @@ fn common_positions(metrics: &[&Metrics], from: Option<f64>) -> Vec<f64> {
     if !(start.is_finite() && end.is_finite()) || start > end {
         return Vec::new();
     }
+    if let Some(tests) = shared_tests(metrics, (start, end)) {
+        for every in SCHEDULE_MULTIPLES {
+            // Counted back from the last, so that the stretch's end (often an epoch's) stays.
+            let kept: Vec<f64> = tests.iter().rev().step_by(every).rev().copied().collect();
+            if kept.len() <= MAX_POSITIONS {
+                return kept;
+            }
+        }
+    }
     let places = |step: f64| {
         let first = ((start - EPSILON) / step).ceil() as i64;
         let last = ((end + EPSILON) / step).floor() as i64;
@@ -206,15 +207,6 @@ fn common_positions(metrics: &[&Metrics], from: Option<f64>) -> Vec<f64> {
             .collect();
         places
     };
-    if let Some(schedule) = shared_schedule(metrics) {
-        for multiple in SCHEDULE_MULTIPLES {
-            let places = places(schedule * multiple);
-            // One place says less than the finer grid below.
-            if (2..=MAX_POSITIONS).contains(&places.len()) {
-                return places;
-            }
-        }
-    }
     for step in STEPS {
         let places = places(step);
         if places.len() > MAX_POSITIONS {
@@ -235,51 +227,48 @@ fn common_positions(metrics: &[&Metrics], from: Option<f64>) -> Vec<f64> {
 
 /// Below this, two places on the epoch axis are the same.
 const EPSILON: f64 = 1e-9;
-/// The multiples of a shared test schedule's step tried, finest first: every test, every
-/// second, ...
-const SCHEDULE_MULTIPLES: [f64; 9] = [1.0, 2.0, 4.0, 10.0, 20.0, 40.0, 100.0, 200.0, 400.0];
+/// Two tests of different runs within this of each other are at the same place: runs that
+/// follow the same schedule compute the same position from the same batch counts.
+const SAME_PLACE: f64 = 1e-6;
+/// Of a shared schedule's tests, every one, every second, ... is kept, the finest that fits.
+const SCHEDULE_MULTIPLES: [usize; 9] = [1, 2, 4, 10, 20, 40, 100, 200, 400];
 
-/// The step of the test schedule every run follows, when they share one: each run's tests fall
-/// on multiples of the smallest gap between them (its last may stand apart, where a stop put
-/// it), and that gap is the same for every run. A run tested fewer than three times has no
-/// schedule to share. Tests every 0.25 epoch from 0.25 or from 1.0
-/// share 0.25; tests every 0.25 and every 0.1 share none.
-fn shared_schedule(metrics: &[&Metrics]) -> Option<f64> {
-    let mut shared: Option<f64> = None;
-    for metrics in metrics {
-        let (_, accuracies) = metrics.test_curves();
-        let positions: Vec<f64> = accuracies.iter().map(|point| point.0).collect();
-        let step = schedule_of(&positions[..positions.len().saturating_sub(1)])
-            .or_else(|| schedule_of(&positions))?;
-        match shared {
-            None => shared = Some(step),
-            Some(known) if (known - step).abs() < 1e-6 => {}
-            Some(_) => return None,
-        }
-    }
-    shared
-}
-
-/// The smallest gap between `positions` (sorted), when there are three or more and every one
-/// is a multiple of it.
-fn schedule_of(positions: &[f64]) -> Option<f64> {
-    if positions.len() < 3 {
-        return None;
-    }
-    let step = positions
-        .windows(2)
-        .map(|pair| pair[1] - pair[0])
-        .filter(|gap| *gap > 1e-6)
-        .reduce(f64::min)?;
-    let step = (step * 1e6).round() / 1e6;
-    let on_schedule = |position: f64| {
-        let multiple = position / step;
-        (multiple - multiple.round()).abs() * step < 1e-6
-    };
-    positions
+/// The places inside `stretch` where every run was tested, when the runs share a test schedule:
+/// each run's tests inside it are at those places (but for its last, where a stop may have put
+/// one), and there are three or more of them (two say less than the 0.1 grid). Runs that test
+/// every quarter epoch of the same number of batches share one, whether a quarter is a whole
+/// number of batches (0.25, 0.5, ...) or not (0.2533, 0.5067, 0.76, 1: the first batch
+/// boundaries past each quarter); runs that test every 0.25 and every 0.1 epoch, or that cut
+/// their epochs into other batch counts, share none.
+fn shared_tests(metrics: &[&Metrics], (start, end): (f64, f64)) -> Option<Vec<f64>> {
+    let inside: Vec<Vec<f64>> = metrics
         .iter()
-        .all(|&position| on_schedule(position))
-        .then_some(step)
+        .map(|metrics| {
+            metrics
+                .test_curves()
+                .1
+                .iter()
+                .map(|point| point.0)
+                .filter(|&position| position >= start - EPSILON && position <= end + EPSILON)
+                .collect()
+        })
+        .collect();
+    let tested_at = |tests: &[f64], place: f64| {
+        tests
+            .iter()
+            .any(|&position| (position - place).abs() < SAME_PLACE)
+    };
+    let shared: Vec<f64> = inside
+        .first()?
+        .iter()
+        .copied()
+        .filter(|&place| inside.iter().all(|tests| tested_at(tests, place)))
+        .collect();
+    let follows = |tests: &Vec<f64>| {
+        let own = &tests[..tests.len().saturating_sub(1)];
+        own.iter().all(|&position| tested_at(&shared, position))
+    };
+    (shared.len() >= 3 && inside.iter().all(follows)).then_some(shared)
 }
 
 #[cfg(test)]
@@ -336,7 +325,10 @@ mod tests {
         // Every 0.25 epoch, one from 0.25 and one from 0.5 and stopped with a test at 1.9.
         let a = every(0.25, 0.25, 2.0, None);
         let b = every(0.25, 0.5, 1.75, Some(1.9));
-        assert_eq!(shared_schedule(&[&a, &b]), Some(0.25));
+        assert_eq!(
+            shared_tests(&[&a, &b], (0.5, 1.9)),
+            Some(vec![0.5, 0.75, 1.0, 1.25, 1.5, 1.75])
+        );
         assert_eq!(
             common_positions(&[&a, &b], None),
             [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
@@ -349,15 +341,54 @@ mod tests {
         );
         // Schedules that differ, or too few tests to say: the 0.1 grid.
         let tenths = every(0.1, 1.5, 2.0, None);
-        assert_eq!(shared_schedule(&[&a, &tenths]), None);
+        assert_eq!(shared_tests(&[&a, &tenths], (1.5, 2.0)), None);
         assert_eq!(
             common_positions(&[&a, &tenths], None),
             [1.5, 1.6, 1.7, 1.8, 1.9, 2.0]
         );
         let two = tested(&[(1.0, 0.7), (2.0, 0.8)]);
-        assert_eq!(shared_schedule(&[&a, &two]), None);
-        // Tests that are not multiples of their smallest gap follow no schedule.
-        let uneven = tested(&[(0.3, 0.5), (0.55, 0.6), (0.8, 0.7)]);
-        assert_eq!(shared_schedule(&[&uneven]), None);
+        assert_eq!(shared_tests(&[&a, &two], (1.0, 2.0)), None);
+        // Every test of one run also a test of the other is not enough: each its own.
+        let halves = every(0.5, 0.5, 2.0, None);
+        assert_eq!(shared_tests(&[&halves, &a], (0.5, 2.0)), None);
+    }
+
+    /// Tests as training makes them on 19,200 images in batches of `batch`: every
+    /// `round(0.25 * batches)` batches inside an epoch (a quarter is not a whole batch), and at
+    /// each epoch end, for `epochs` epochs.
+    fn at_batch_boundaries(batch: usize, epochs: usize) -> Metrics {
+        let batches = 19_200usize.div_ceil(batch);
+        let interval = (0.25 * batches as f64).round() as usize;
+        let mut points = Vec::new();
+        for epoch in 0..epochs {
+            for k in (interval..batches).step_by(interval) {
+                points.push((epoch as f64 + k as f64 / batches as f64, 0.5));
+            }
+            points.push(((epoch + 1) as f64, 0.6));
+        }
+        tested(&points)
+    }
+
+    #[test]
+    fn places_follow_the_batch_boundaries_the_runs_share() {
+        // 150 batches an epoch, a test every 38: at 0.2533, 0.5067, 0.76 and 1.
+        let a = at_batch_boundaries(128, 1);
+        let b = at_batch_boundaries(128, 1);
+        let positions = common_positions(&[&a, &b], None);
+        let expected = [38.0 / 150.0, 76.0 / 150.0, 114.0 / 150.0, 1.0];
+        assert_eq!(positions, expected);
+        // Every second test of a longer run, counted back from the last: the epoch ends and the
+        // tests halfway through.
+        let long = at_batch_boundaries(128, 4);
+        let positions = common_positions(&[&long, &long], None);
+        assert_eq!(positions.len(), 8, "{positions:?}");
+        assert_eq!(positions[..2], [76.0 / 150.0, 1.0]);
+        assert_eq!(positions.last(), Some(&4.0));
+        // Another batch size tests at other batches (every 75 of 300): not one schedule.
+        let halves = at_batch_boundaries(64, 1);
+        assert_eq!(
+            common_positions(&[&a, &halves], None),
+            [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+        );
     }
 }

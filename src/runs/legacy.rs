@@ -4,11 +4,12 @@
 
 use std::path::Path;
 
-use super::{Mark, RunState, RunSummary};
+use super::{RunState, RunSummary};
 use crate::config::{Config, Profile};
 use crate::curves::Metrics;
 use crate::train::lock::{LockState, Phase};
 use crate::train::metrics::METRICS_FILE;
+use crate::train::metrics::TestPoint;
 use crate::train::record::differences_from_profile;
 
 pub(super) fn fill(summary: &mut RunSummary, lock: LockState) {
@@ -46,11 +47,8 @@ pub(super) fn fill(summary: &mut RunSummary, lock: LockState) {
         }
     };
     let (_, accuracies) = metrics.test_curves();
-    let mark = |&(position, accuracy): &(f64, f64)| Mark {
-        accuracy,
-        position,
-        elapsed_seconds: None,
-    };
+    // Where and how well; when, the files of an earlier version do not say.
+    let mark = |&(position, accuracy): &(f64, f64)| TestPoint::at(position, accuracy);
     summary.best = accuracies
         .iter()
         .fold(None::<&(f64, f64)>, |best, point| match best {

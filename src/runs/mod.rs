@@ -1,7 +1,7 @@
 //! The runs under a checkpoint folder, as `runs`, `compare`, `plot` and `runs clean` see them:
 //! [`list`] and [`summarize`] say what each run folder holds and how it stands, [`resolve`] finds
 //! the run a person names, [`compare`] lines up two or more, [`clean`] plans what removing their
-//! checkpoints frees.
+//! checkpoints frees, [`standing`] says how one run stands against another.
 //!
 //! Everything here reads the small files of a run folder: run.json (written by runs of this
 //! version), and for runs of earlier versions their metrics.csv and config.toml (see
@@ -14,6 +14,7 @@ pub mod compare;
 mod disk;
 mod legacy;
 mod place;
+pub mod standing;
 mod words;
 
 use std::path::{Path, PathBuf};
@@ -24,8 +25,8 @@ use serde::Serialize;
 use crate::config::{Change, Config};
 use crate::train::checkpoint;
 use crate::train::lock::{self, LockState, Phase};
-use crate::train::metrics::METRICS_FILE;
-use crate::train::record::{EndReason, LiveChange, Parent, RECORD_FILE, RunRecord, TestMark};
+use crate::train::metrics::{METRICS_FILE, TestPoint};
+use crate::train::record::{EndReason, LiveChange, Parent, RECORD_FILE, RunRecord};
 
 pub use place::{RunsFolder, runs_error};
 pub use words::{
@@ -76,27 +77,26 @@ impl RunState {
     }
 }
 
-/// A test accuracy and where on the epoch axis it was measured; `elapsed_seconds` is the run's
-/// training time then, when known (runs of earlier versions do not say).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Mark {
-    pub accuracy: f64,
-    pub position: f64,
-    pub elapsed_seconds: Option<f64>,
-}
-
-impl From<TestMark> for Mark {
-    fn from(mark: TestMark) -> Mark {
-        Mark {
-            accuracy: mark.accuracy,
-            position: mark.position,
-            elapsed_seconds: Some(mark.elapsed_seconds),
-        }
+/// A [`TestPoint`] as `runs --json` has always printed it: `accuracy`, `position`,
+/// `elapsed_seconds` (`null` when not known: runs of earlier versions do not say).
+fn listed<S: serde::Serializer>(point: &Option<TestPoint>, to: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Shape {
+        accuracy: f64,
+        position: f64,
+        elapsed_seconds: Option<f64>,
     }
+    point
+        .map(|point| Shape {
+            accuracy: point.accuracy,
+            position: point.position,
+            elapsed_seconds: point.elapsed_seconds,
+        })
+        .serialize(to)
 }
 
 /// What one run folder holds. Serialized as `runs --json` prints it (snake_case, stable).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSummary {
     /// The folder's name.
     pub id: String,
@@ -123,13 +123,16 @@ pub struct RunSummary {
     /// How far it trained, in epochs.
     pub epochs_done: Option<f64>,
     /// The best test accuracy, and where.
-    pub best: Option<Mark>,
+    #[serde(serialize_with = "listed")]
+    pub best: Option<TestPoint>,
     /// The newest test.
-    pub final_test: Option<Mark>,
+    #[serde(serialize_with = "listed")]
+    pub final_test: Option<TestPoint>,
     /// `training.target_accuracy` at the start (0: none).
     pub target_accuracy: Option<f64>,
     /// The first test at or above the target.
-    pub target_reached: Option<Mark>,
+    #[serde(serialize_with = "listed")]
+    pub target_reached: Option<TestPoint>,
     /// Mean training throughput (tests and pauses excluded).
     pub images_per_second: Option<f64>,
     /// How the run ended, when its record says.
@@ -306,10 +309,10 @@ fn from_record(summary: &mut RunSummary, record: RunRecord, lock: LockState) {
     summary.differs = record.differs_from_profile();
     summary.live_changes = record.changes.clone();
     summary.epochs_done = Some(record.progress.position);
-    summary.best = record.best.map(Mark::from);
-    summary.final_test = record.last_test.map(Mark::from);
+    summary.best = record.best;
+    summary.final_test = record.last_test;
     summary.target_accuracy = Some(record.config.training.target_accuracy);
-    summary.target_reached = record.target_reached.map(Mark::from);
+    summary.target_reached = record.target_reached;
     summary.images_per_second = record.progress.images_per_second();
     summary.end_reason = record.ended.as_ref().map(|ended| ended.reason);
     summary.end_message = record.ended.as_ref().and_then(|e| e.message.clone());

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Change, Config, Profile};
+use crate::train::metrics::TestPoint;
 
 /// The record's file name in a run folder.
 pub const RECORD_FILE: &str = "run.json";
@@ -37,13 +38,13 @@ pub struct RunRecord {
     pub progress: Progress,
     /// The best test accuracy so far, and where.
     #[serde(default)]
-    pub best: Option<TestMark>,
+    pub best: Option<TestPoint>,
     /// The first test at or above `training.target_accuracy`.
     #[serde(default)]
-    pub target_reached: Option<TestMark>,
+    pub target_reached: Option<TestPoint>,
     /// The newest test.
     #[serde(default)]
-    pub last_test: Option<TestMark>,
+    pub last_test: Option<TestPoint>,
     /// The checkpoint with the best recorded test accuracy, which thinning always keeps (a file
     /// name in `checkpoints/`).
     #[serde(default)]
@@ -110,15 +111,6 @@ impl Progress {
     pub fn images_per_second(&self) -> Option<f64> {
         (self.train_seconds > 0.0).then(|| self.images as f64 / self.train_seconds)
     }
-}
-
-/// A test-set accuracy at a place in the run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TestMark {
-    pub accuracy: f64,
-    pub position: f64,
-    pub step: u64,
-    pub elapsed_seconds: f64,
 }
 
 /// A checkpoint and its test accuracy.
@@ -259,7 +251,7 @@ impl RunRecord {
     }
 
     /// Takes in a test result; returns whether it is the best so far.
-    pub fn note_test(&mut self, mark: TestMark, target: f64) -> bool {
+    pub fn note_test(&mut self, mark: TestPoint, target: f64) -> bool {
         self.last_test = Some(mark);
         if target > 0.0 && mark.accuracy >= target && self.target_reached.is_none() {
             self.target_reached = Some(mark);
@@ -365,11 +357,10 @@ mod tests {
     #[test]
     fn tests_keep_the_best_the_first_at_target_and_the_last() {
         let mut record = RunRecord::new("r", &Config::default(), None);
-        let mark = |accuracy, position| TestMark {
-            accuracy,
-            position,
-            step: 0,
-            elapsed_seconds: 0.0,
+        let mark = |accuracy, position| TestPoint {
+            step: Some(0),
+            elapsed_seconds: Some(0.0),
+            ..TestPoint::at(position, accuracy)
         };
         assert!(record.note_test(mark(0.80, 1.0), 0.85));
         assert!(record.note_test(mark(0.86, 1.5), 0.85));

@@ -13,14 +13,16 @@ use crate::config::{Change, Config};
 use crate::data::batcher;
 use crate::process::ProcessStats;
 use crate::report::{self, Level, Line};
+use crate::runs::standing::{RunCurves, RunRef};
 use crate::train::metrics::{
     BatchRecord, Ema, EpochRecord, History, TestCheck, TestPoint, best_test, note_target,
     test_points,
 };
+use crate::train::record::Parent;
 use crate::train::run_dir;
 use crate::train::snapshot::Snapshot;
 use crate::train::{Command, Event, FinishReason, PauseReason, ReadyInfo};
-use crate::tui::overlay::{Listing, Overlay, Picker, Row, RunChoice, RunRef};
+use crate::tui::overlay::{Listing, Picker, Row, RunChoice};
 
 /// Where the run stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,7 +127,7 @@ pub enum Effect {
     Send(Command),
     /// List the runs under `checkpoint.dir` for the picker (answered with [`Msg::Runs`]).
     ListRuns,
-    /// Read a run's metrics for the overlay (answered with [`Msg::Overlay`]).
+    /// Read a run's metrics for the overlay (answered with [`Msg::RunCurves`]).
     LoadOverlay {
         request: u64,
         run: RunRef,
@@ -158,7 +160,7 @@ pub enum Msg {
     Overlay {
         request: u64,
         run: RunRef,
-        result: Result<Box<Overlay>, String>,
+        result: Result<Box<RunCurves>, String>,
     },
 }
 
@@ -231,11 +233,15 @@ pub struct App {
     /// The overlay picker, while it is open.
     pub picker: Option<Picker>,
     /// The earlier run drawn behind the live one.
-    pub overlay: Option<Overlay>,
+    pub overlay: Option<RunCurves>,
     /// The latest overlay asked for: answers to earlier requests are stale.
     pub overlay_request: u64,
     /// The run the live one branched from, as [`Event::Opened`] says.
     pub parent: Option<String>,
+    /// Where the live run left that run, as [`Event::Opened`] says.
+    pub branched_at: Option<f64>,
+    /// Where the history a resumed run started with ends.
+    pub resumed_at: Option<f64>,
     /// Something changed since the last draw.
     pub dirty: bool,
 }
@@ -277,6 +283,8 @@ impl App {
             overlay: None,
             overlay_request: 0,
             parent: None,
+            branched_at: None,
+            resumed_at: None,
             dirty: true,
         }
     }
@@ -427,22 +435,49 @@ impl App {
     /// The run the live one came from: the branch's parent, else the run of the checkpoint it
     /// started from when that is another run, else the parent the live run's own record names.
     pub fn parent_run(&self) -> Option<String> {
+        self.parent
+            .clone()
+            .or_else(|| self.checkpoint_run())
+            .or_else(|| Some(self.recorded_parent()?.run_id.clone()))
+    }
+
+    /// The parent the live run's own record names, as the picker listed it.
+    fn recorded_parent(&self) -> Option<&Parent> {
+        let live = self.live_run_id()?;
+        match &self.picker.as_ref()?.listing {
+            Listing::Runs(runs) => runs
+                .iter()
+                .find(|run| run.summary.id == live)?
+                .summary
+                .parent
+                .as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The run of the checkpoint the live run started from, when that is another run.
+    fn checkpoint_run(&self) -> Option<String> {
         let live = self.live_run_id();
-        let from_checkpoint = self
-            .info
+        self.info
             .as_ref()
             .and_then(|info| info.resumed_from.as_deref())
             .and_then(run_dir::of_checkpoint)
             .and_then(|dir| Some(dir.file_name()?.to_string_lossy().into_owned()))
-            .filter(|id| Some(id.as_str()) != live);
-        let recorded = match self.picker.as_ref().map(|picker| &picker.listing) {
-            Some(Listing::Runs(runs)) => runs
-                .iter()
-                .find(|run| Some(run.id.as_str()) == live)
-                .and_then(|run| run.parent.clone()),
-            _ => None,
-        };
-        self.parent.clone().or(from_checkpoint).or(recorded)
+            .filter(|id| Some(id.as_str()) != live)
+    }
+
+    /// Where the live run left [`App::parent_run`]: before it, its curves are that run's
+    /// history. For a branch, where it branched; for a run started from another run's
+    /// checkpoint, where the history it started with ends; for a branch resumed later, where its
+    /// record says it branched.
+    pub fn branch_point(&self) -> Option<f64> {
+        if self.parent.is_some() {
+            self.branched_at
+        } else if self.checkpoint_run().is_some() {
+            self.resumed_at
+        } else {
+            self.recorded_parent().map(|parent| parent.position)
+        }
     }
 
     /// The picker's rows as it lists them now.
@@ -475,7 +510,7 @@ impl App {
             .picker_rows(&picker)
             .iter()
             .position(|row| match row {
-                Row::Run { run, .. } => Some(run.id.as_str()) == shown,
+                Row::Run { run, .. } => Some(run.summary.id.as_str()) == shown,
                 Row::None => false,
             })
             .unwrap_or(0);
@@ -484,7 +519,7 @@ impl App {
         }
     }
 
-    fn on_overlay(&mut self, request: u64, run: RunRef, result: Result<Box<Overlay>, String>) {
+    fn on_overlay(&mut self, request: u64, run: RunRef, result: Result<Box<RunCurves>, String>) {
         if request != self.overlay_request {
             self.dirty = false;
             return;
@@ -524,6 +559,7 @@ impl App {
                 run_dir,
                 parent,
             } => {
+                self.branched_at = parent.as_ref().map(|parent| parent.position);
                 self.parent = parent.map(|parent| parent.run_id);
                 if let Some(info) = &mut self.info {
                     info.run_id = Some(run_id);
@@ -536,23 +572,15 @@ impl App {
                 if self.phase == Phase::Evaluating {
                     self.phase = Phase::Training;
                 }
-                self.note_test(TestPoint {
-                    position: check.position,
-                    accuracy: check.test.accuracy,
-                    elapsed_seconds: check.elapsed_seconds,
-                });
+                self.note_test(check.point());
                 self.checks.push(*check);
             }
             Event::Epoch(record) => {
                 if self.phase == Phase::Evaluating {
                     self.phase = Phase::Training;
                 }
-                if let Some(test) = &record.test {
-                    self.note_test(TestPoint {
-                        position: record.epoch as f64 + 1.0,
-                        accuracy: test.accuracy,
-                        elapsed_seconds: record.elapsed_seconds,
-                    });
+                if let Some(point) = record.test_point() {
+                    self.note_test(point);
                 }
                 self.epochs.push(*record);
             }
@@ -604,6 +632,7 @@ impl App {
 
     fn on_ready(&mut self, info: ReadyInfo) {
         self.load_history(&info.history);
+        self.resumed_at = info.history.batches.last().map(BatchRecord::epoch_position);
         self.phase = Phase::Ready;
         self.info = Some(info);
     }

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use crate::config::Config;
 use crate::interrupts::{Interrupt, Interrupts};
 use crate::process::{ProcessSampler, ProcessStats};
+use crate::runs::standing;
 use crate::train::Event;
 use crate::tui::app::{Effect, Msg};
 use crate::tui::overlay;
@@ -54,7 +55,7 @@ pub fn spawn_file_work(effect: Effect, config: &Config, tx: &UnboundedSender<Inp
         }
         Effect::LoadOverlay { request, run } => {
             tokio::task::spawn_blocking(move || {
-                let result = overlay::load(&root, run.clone()).map(Box::new);
+                let result = standing::read_curves(&root, run.clone()).map(Box::new);
                 let _ = tx.send(Input::Done(Box::new(Msg::Overlay {
                     request,
                     run,

@@ -5,8 +5,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{Action, App, BodyView, Confirm, Effect, Phase, SideView};
-use super::overlay::{Picker, Row, RunRef};
+use super::overlay::{Picker, Row};
 use crate::report::{Level, Line};
+use crate::runs::standing::RunRef;
 use crate::train::Command;
 
 impl App {
@@ -121,8 +122,8 @@ impl App {
                 };
                 let chosen = match self.picker_rows(&picker).get(picker.selected) {
                     Some(Row::Run { run, .. }) => Some(RunRef::Folder {
-                        id: run.id.clone(),
-                        dir: run.dir.clone(),
+                        id: run.summary.id.clone(),
+                        dir: run.summary.dir.clone(),
                     }),
                     Some(Row::None) | None => None,
                 };

@@ -12,6 +12,9 @@ pub const TITLE: Style = Style::new().add_modifier(Modifier::BOLD);
 /// An earlier run's curves behind the live ones, and its name.
 pub const OVERLAY: Style = Style::new().fg(Color::Gray).add_modifier(Modifier::DIM);
 
+/// Where the live run branched from the overlay's run.
+pub const BRANCH_POINT: Color = Color::Blue;
+
 pub const LOSS_BATCH: Color = Color::DarkGray;
 pub const LOSS_SMOOTH: Color = Color::Yellow;
 pub const LOSS_EPOCH: Color = Color::Magenta;

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use alexnet_tui::config::Config;
 use alexnet_tui::train::checkpoint;
+use alexnet_tui::train::metrics::TestPoint;
 use alexnet_tui::train::metrics::{METRICS_FILE, MetricsRow};
-use alexnet_tui::train::record::{RunRecord, TestMark};
+use alexnet_tui::train::record::RunRecord;
 
 /// The size of each dummy checkpoint.
 pub const CKPT_BYTES: u64 = 20;
@@ -77,12 +78,11 @@ pub fn checkpoints(dir: &Path, count: usize) {
 }
 
 /// A test result of a run of 20 batches an epoch.
-pub fn mark(accuracy: f64, position: f64, elapsed_seconds: f64) -> TestMark {
-    TestMark {
-        accuracy,
-        position,
-        step: (position * 20.0) as u64,
-        elapsed_seconds,
+pub fn mark(accuracy: f64, position: f64, elapsed_seconds: f64) -> TestPoint {
+    TestPoint {
+        step: Some((position * 20.0) as u64),
+        elapsed_seconds: Some(elapsed_seconds),
+        ..TestPoint::at(position, accuracy)
     }
 }
 

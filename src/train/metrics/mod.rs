@@ -97,30 +97,99 @@ pub struct TestCheck {
     pub elapsed_seconds: f64,
 }
 
-/// One test-set accuracy on the epoch axis, from an epoch end or from inside an epoch.
+impl EpochRecord {
+    /// The result of its test at the epoch end, if it was tested.
+    pub fn test_point(&self) -> Option<TestPoint> {
+        self.test.as_ref().map(|test| TestPoint {
+            elapsed_seconds: Some(self.elapsed_seconds),
+            ..TestPoint::at(self.epoch as f64 + 1.0, test.accuracy)
+        })
+    }
+}
+
+impl TestCheck {
+    /// Its result at its place.
+    pub fn point(&self) -> TestPoint {
+        TestPoint {
+            accuracy: self.test.accuracy,
+            position: self.position,
+            step: Some(self.step),
+            elapsed_seconds: Some(self.elapsed_seconds),
+        }
+    }
+}
+
+/// A test-set accuracy at a place in a run, from an epoch end or from inside an epoch: the one
+/// type for a test result, whoever keeps or shows it (the worker, the dashboard, the headless
+/// lines, run.json, checkpoint metadata, `runs`, `compare`, the overlay picker).
+///
+/// Serialized, it is run.json's shape (`accuracy`, `position`, `step`, `elapsed_seconds`).
+/// Checkpoint metadata ([`History::target_reached_at`], through [`in_checkpoints`]) and
+/// `runs --json` (`crate::runs`) keep the shapes they always had, so that files written before
+/// read back and the same run is written byte for byte as it was.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TestPoint {
-    pub position: f64,
     pub accuracy: f64,
-    pub elapsed_seconds: f64,
+    /// Place on the epoch axis (1.6: 60% through the second epoch).
+    pub position: f64,
+    /// The training step it followed; `None` where that is not kept (an epoch end's test in the
+    /// history, checkpoint metadata, a run of an earlier version).
+    pub step: Option<u64>,
+    /// Wall-clock seconds of the run when the test ended; `None` for a run of an earlier
+    /// version, whose files do not say.
+    pub elapsed_seconds: Option<f64>,
+}
+
+impl TestPoint {
+    /// The test at `position` with `accuracy`, and nothing else known.
+    pub fn at(position: f64, accuracy: f64) -> TestPoint {
+        TestPoint {
+            accuracy,
+            position,
+            step: None,
+            elapsed_seconds: None,
+        }
+    }
+}
+
+/// [`TestPoint`] as checkpoint metadata has always held it: `position`, `accuracy`,
+/// `elapsed_seconds` (for `#[serde(with)]`).
+pub mod in_checkpoints {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::TestPoint;
+
+    #[derive(Serialize, Deserialize)]
+    struct Shape {
+        position: f64,
+        accuracy: f64,
+        elapsed_seconds: f64,
+    }
+
+    pub fn serialize<S: Serializer>(point: &Option<TestPoint>, to: S) -> Result<S::Ok, S::Error> {
+        point
+            .map(|point| Shape {
+                position: point.position,
+                accuracy: point.accuracy,
+                elapsed_seconds: point.elapsed_seconds.unwrap_or_default(),
+            })
+            .serialize(to)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Option<TestPoint>, D::Error> {
+        Ok(Option::<Shape>::deserialize(from)?.map(|shape| TestPoint {
+            elapsed_seconds: Some(shape.elapsed_seconds),
+            ..TestPoint::at(shape.position, shape.accuracy)
+        }))
+    }
 }
 
 /// Every test so far, epoch ends and tests inside epochs together, in training order.
 pub fn test_points(epochs: &[EpochRecord], checks: &[TestCheck]) -> Vec<TestPoint> {
     let mut points: Vec<TestPoint> = epochs
         .iter()
-        .filter_map(|e| {
-            e.test.as_ref().map(|test| TestPoint {
-                position: e.epoch as f64 + 1.0,
-                accuracy: test.accuracy,
-                elapsed_seconds: e.elapsed_seconds,
-            })
-        })
-        .chain(checks.iter().map(|c| TestPoint {
-            position: c.position,
-            accuracy: c.test.accuracy,
-            elapsed_seconds: c.elapsed_seconds,
-        }))
+        .filter_map(EpochRecord::test_point)
+        .chain(checks.iter().map(TestCheck::point))
         .collect();
     points.sort_by(|a, b| a.position.total_cmp(&b.position));
     points
@@ -162,7 +231,7 @@ pub struct History {
     /// Wall-clock seconds spent in the run before this process (previous sessions of a resumed run).
     pub elapsed_seconds: f64,
     /// The first test at or above the target accuracy: where and when.
-    #[serde(default)]
+    #[serde(default, with = "in_checkpoints")]
     pub target_reached_at: Option<TestPoint>,
 }
 
@@ -243,6 +312,25 @@ impl Ema {
 mod tests {
     use super::*;
 
+    /// A history as checkpoints of this version keep it in their metadata (JSON).
+    const CHECKPOINT_HISTORY: &str = r#"{"batches":[],"epochs":[],"checks":[],"elapsed_seconds":12.5,"target_reached_at":{"position":1.75,"accuracy":0.8812,"elapsed_seconds":175.5}}"#;
+
+    #[test]
+    fn a_history_in_checkpoint_metadata_reads_back_and_is_written_as_before() {
+        let history: History = serde_json::from_str(CHECKPOINT_HISTORY).expect("readable");
+        let reached = history.target_reached_at.expect("the target reached");
+        assert_eq!((reached.position, reached.accuracy), (1.75, 0.8812));
+        assert_eq!(
+            serde_json::to_string(&history).expect("written"),
+            CHECKPOINT_HISTORY
+        );
+        // Checkpoints from before the target was kept have none.
+        let older: History =
+            serde_json::from_str(r#"{"batches":[],"epochs":[],"elapsed_seconds":0.0}"#)
+                .expect("readable");
+        assert_eq!(older.target_reached_at, None);
+    }
+
     fn evaluation(accuracy: f64) -> Evaluation {
         Evaluation {
             accuracy,
@@ -302,9 +390,8 @@ mod tests {
     fn the_first_test_at_the_target_is_kept() {
         let mut reached = None;
         let point = |position, accuracy| TestPoint {
-            position,
-            accuracy,
-            elapsed_seconds: position * 60.0,
+            elapsed_seconds: Some(position * 60.0),
+            ..TestPoint::at(position, accuracy)
         };
         assert!(!note_target(&mut reached, point(1.0, 0.87), 0.88));
         assert!(note_target(&mut reached, point(1.2, 0.88), 0.88));

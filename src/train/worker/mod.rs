@@ -25,7 +25,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::checkpoint::Checkpoint;
 use super::lock::RunLock;
-use super::metrics::{BatchRecord, EpochRecord, EpochTotals, History, TestPoint};
+use super::metrics::{BatchRecord, EpochRecord, EpochTotals, History};
 use super::record::RunRecord;
 use super::schedule;
 use super::snapshot::{self, Moment};
@@ -343,13 +343,9 @@ impl Trainer {
             let accuracy = record.test.as_ref().map(|test| test.accuracy);
             // Into the history first: noting the test writes metrics.csv and run.json together.
             self.history.epochs.push(record.clone());
-            let reached = accuracy.is_some_and(|accuracy| {
-                self.note_test(TestPoint {
-                    position: (self.epoch + 1) as f64,
-                    accuracy,
-                    elapsed_seconds: record.elapsed_seconds,
-                })
-            });
+            let reached = record
+                .test_point()
+                .is_some_and(|point| self.note_test(point));
             self.emit(Event::Epoch(Box::new(record)));
             if let Some(accuracy) = accuracy {
                 self.snapshot(Moment::Evaluated {

@@ -9,9 +9,7 @@ use crate::config::Config;
 use crate::train::checkpoint::{self, CHECKPOINTS_DIR};
 use crate::train::lock::{self, Phase};
 use crate::train::metrics::TestPoint;
-use crate::train::record::{
-    EndReason, Parent, RecordError, RunRecord, Session, TestMark, now_text,
-};
+use crate::train::record::{EndReason, Parent, RecordError, RunRecord, Session, now_text};
 use crate::train::{Error, Event, FinishReason, run_dir};
 
 /// Where the run folder comes from, decided before training starts.
@@ -56,7 +54,7 @@ impl Trainer {
                 for point in
                     crate::train::metrics::test_points(&self.history.epochs, &self.history.checks)
                 {
-                    record.note_test(mark(point, 0), self.config.training.target_accuracy);
+                    record.note_test(from_history(point), self.config.training.target_accuracy);
                 }
                 (run_id, run_dir, record)
             }
@@ -123,7 +121,7 @@ impl Trainer {
         record.ended = None;
         // Tests past the checkpoint (taken before a crash that came before the next save) are
         // not this run's any more: its history is the checkpoint's.
-        let beyond = |mark: &Option<TestMark>| mark.is_some_and(|m| m.position > position + 1e-9);
+        let beyond = |mark: &Option<TestPoint>| mark.is_some_and(|m| m.position > position + 1e-9);
         if beyond(&record.best) || beyond(&record.last_test) || beyond(&record.target_reached) {
             record.best = None;
             record.last_test = None;
@@ -132,7 +130,7 @@ impl Trainer {
             for point in
                 crate::train::metrics::test_points(&self.history.epochs, &self.history.checks)
             {
-                record.note_test(mark(point, 0), target);
+                record.note_test(from_history(point), target);
             }
         }
         // Progress as the checkpoint left it: steps past it were never kept.
@@ -180,7 +178,12 @@ impl Trainer {
     pub(super) fn record_test(&mut self, point: TestPoint) {
         let (step, target) = (self.step, self.config.training.target_accuracy);
         if let Some(record) = &mut self.record {
-            record.note_test(mark(point, step), target);
+            // The step the worker is at: the test's own, for a test just made.
+            let point = TestPoint {
+                step: Some(step),
+                ..point
+            };
+            record.note_test(point, target);
             self.write_record();
         }
     }
@@ -258,11 +261,11 @@ impl Trainer {
     }
 }
 
-fn mark(point: TestPoint, step: u64) -> TestMark {
-    TestMark {
-        accuracy: point.accuracy,
-        position: point.position,
-        step,
-        elapsed_seconds: point.elapsed_seconds,
+/// A test of the history a run starts with, as run.json records it: the step it followed is not
+/// looked up (0).
+fn from_history(point: TestPoint) -> TestPoint {
+    TestPoint {
+        step: Some(0),
+        ..point
     }
 }

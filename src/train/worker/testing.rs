@@ -74,11 +74,7 @@ impl Trainer {
         let accuracy = check.test.accuracy;
         // Into the history first: noting the test writes metrics.csv and run.json together.
         self.history.checks.push(check.clone());
-        let reached = self.note_test(TestPoint {
-            position,
-            accuracy,
-            elapsed_seconds: check.elapsed_seconds,
-        });
+        let reached = self.note_test(check.point());
         self.emit(Event::Tested(Box::new(check)));
         self.snapshot(Moment::Evaluated {
             epoch_position: position,

@@ -1,5 +1,7 @@
 //! The loss and accuracy charts, on an axis of epochs, with an earlier run's curves dimmed
-//! behind the live ones when an overlay is chosen.
+//! behind the live ones when an overlay is chosen. When that run is the one the live run
+//! branched from, the live curves start at the branch point (a vertical line): what came before
+//! is the parent's history, left to its grey line.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,9 +10,10 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Wrap};
 
+use crate::curves::from_branch_point;
+use crate::runs::standing::{self, RunCurves};
 use crate::train::metrics::{best_test, epoch_label};
 use crate::tui::app::{App, Phase};
-use crate::tui::overlay::{self, Overlay};
 use crate::tui::theme;
 
 /// The x range: the planned epochs, or further if the history (or the overlay) already goes
@@ -19,16 +22,42 @@ fn epoch_bounds(app: &App) -> [f64; 2] {
     // Whole epochs, so that a fractional run still ends its axis on an epoch label.
     let planned = app.config.training.epochs.ceil();
     let seen = app.batch_loss.last().map_or(0.0, |(x, _)| *x);
-    let overlay = app.overlay.as_ref().map_or(0.0, Overlay::last_position);
+    let overlay = app.overlay.as_ref().map_or(0.0, RunCurves::last_position);
     [0.0, planned.max(seen.ceil()).max(overlay.ceil()).max(1.0)]
 }
 
-/// A chart's title, followed by the overlay's name in its dimmed style.
+/// Where the live curves start: at the branch point when the overlay is the run the live one
+/// branched from (before it, they are that run's history, drawn once, in grey).
+fn live_from(app: &App) -> Option<f64> {
+    let overlay = app.overlay.as_ref()?;
+    let parent = app.parent_run()?;
+    (overlay.id == parent).then(|| app.branch_point()).flatten()
+}
+
+/// The live `curve` as drawn: from [`live_from`] on.
+fn own(curve: &[(f64, f64)], from: Option<f64>) -> Vec<(f64, f64)> {
+    match from {
+        Some(at) => from_branch_point(curve, at),
+        None => curve.to_vec(),
+    }
+}
+
+/// The vertical line marking the branch point, from `bottom` to `top`.
+fn branch_line(from: Option<f64>, bottom: f64, top: f64) -> Vec<(f64, f64)> {
+    from.map(|at| vec![(at, bottom), (at, top)])
+        .unwrap_or_default()
+}
+
+/// A chart's title, followed by the overlay's name in its dimmed style (and where the live run
+/// branched from it).
 fn title(app: &App, text: String) -> Line<'static> {
     let mut spans = vec![Span::styled(text, theme::TITLE)];
     if let Some(overlay) = &app.overlay {
+        let branched = live_from(app)
+            .map(|at| format!(", branched at epoch {}", epoch_label(at)))
+            .unwrap_or_default();
         spans.push(Span::styled(
-            format!(" grey: {} ", overlay.id),
+            format!(" grey: {}{branched} ", overlay.id),
             theme::OVERLAY,
         ));
     }
@@ -87,13 +116,15 @@ pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     let limit = (area.width as usize).saturating_mul(2).max(16);
-    let batches = thin(&app.batch_loss, limit);
-    let smoothed = thin(&app.smoothed_loss, limit);
+    let from = live_from(app);
+    let batches = thin(&own(&app.batch_loss, from), limit);
+    let smoothed = thin(&own(&app.smoothed_loss, from), limit);
     let epochs: Vec<(f64, f64)> = app
         .epochs
         .iter()
         .map(|e| (e.epoch as f64 + 1.0, e.train_loss))
         .collect();
+    let epochs = own(&epochs, from);
     let overlay_loss = app
         .overlay
         .as_ref()
@@ -109,6 +140,7 @@ pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
         .max(0.1);
     let top = (max * 10.0).ceil() / 10.0;
     let bounds = epoch_bounds(app);
+    let branch = branch_line(from, 0.0, top);
     let datasets = vec![
         // Drawn first: the live lines cover it where they cross.
         Dataset::default()
@@ -116,6 +148,11 @@ pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
             .graph_type(GraphType::Line)
             .style(theme::OVERLAY)
             .data(&overlay_loss),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(theme::BRANCH_POINT))
+            .data(&branch),
         Dataset::default()
             .marker(Marker::Dot)
             .graph_type(GraphType::Scatter)
@@ -176,7 +213,7 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
         Some(point) if target > 0.0 => format!(
             " target {target:.2} reached: epoch {}, {} ",
             epoch_label(point.position),
-            crate::units::duration(point.elapsed_seconds)
+            crate::units::duration(point.elapsed_seconds.unwrap_or(f64::NAN))
         ),
         _ => String::new(),
     };
@@ -198,7 +235,11 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     // The running (smoothed) training accuracy: a line from the first batches on.
-    let running = thin(&app.smoothed_accuracy, usize::from(area.width) * 2);
+    let from = live_from(app);
+    let running = thin(
+        &own(&app.smoothed_accuracy, from),
+        usize::from(area.width) * 2,
+    );
     let bounds = epoch_bounds(app);
     let train: Vec<(f64, f64)> = std::iter::once((0.0, 0.1))
         .chain(
@@ -207,7 +248,9 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
                 .map(|e| (e.epoch as f64 + 1.0, e.train_accuracy)),
         )
         .collect();
+    let train = own(&train[1..], from);
     let test: Vec<(f64, f64)> = tests.iter().map(|t| (t.position, t.accuracy)).collect();
+    let test = own(&test, from);
     let best: Vec<(f64, f64)> = best_test(&tests)
         .map(|b| vec![(b.position, b.accuracy)])
         .unwrap_or_default();
@@ -236,6 +279,7 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
         .fold(1.0f64, f64::min)
         .min(if target > 0.0 { target } else { 1.0 });
     let bottom_bound = ((low - 0.05) * 10.0).floor().clamp(0.0, 9.0) / 10.0;
+    let branch = branch_line(from, bottom_bound, 1.0);
     let datasets = vec![
         // The overlay first, so that the live lines cover it: its test accuracy as a line, its
         // training accuracy at epoch ends as dots.
@@ -249,6 +293,11 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
             .graph_type(GraphType::Line)
             .style(theme::OVERLAY)
             .data(&overlay_test),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(theme::BRANCH_POINT))
+            .data(&branch),
         Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
@@ -267,7 +316,7 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(Style::default().fg(theme::TRAIN_ACCURACY))
-            .data(&train[1..]),
+            .data(&train),
         Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
@@ -309,8 +358,8 @@ pub fn accuracy(app: &App, frame: &mut Frame, area: Rect) {
 
 /// How the live run stands against the overlay, on the first line(s) of `inner` (the
 /// accuracy panel inside its frame); returns the area left for the chart.
-fn comparison(app: &App, overlay: &Overlay, frame: &mut Frame, inner: Rect) -> Rect {
-    let standing = overlay::standing(&app.test_points(), &app.batch_loss, overlay);
+fn comparison(app: &App, overlay: &RunCurves, frame: &mut Frame, inner: Rect) -> Rect {
+    let standing = standing::standing(&app.test_points(), &app.batch_loss, overlay);
     let text = standing.words(&overlay.id);
     let style = match standing.ahead() {
         Some(true) => theme::GOOD,

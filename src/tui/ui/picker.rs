@@ -40,7 +40,7 @@ pub fn picker(app: &App, picker: &Picker, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|row| match row {
             overlay::Row::Run { run, parent } => {
-                let shown = Some(run.id.as_str()) == shown;
+                let shown = Some(run.summary.id.as_str()) == shown;
                 [(*parent, "parent"), (shown, "shown")]
                     .iter()
                     .filter(|(on, _)| *on)
@@ -61,9 +61,9 @@ pub fn picker(app: &App, picker: &Picker, frame: &mut Frame, area: Rect) {
         .zip(tags)
         .map(|(row, tag)| match row {
             overlay::Row::Run { run, .. } => Row::new(vec![
-                Cell::from(run.id.clone()),
+                Cell::from(run.summary.id.clone()),
                 Cell::from(Span::styled(tag, theme::ACCENT)),
-                Cell::from(run.state.clone()),
+                Cell::from(run.state_words()),
                 Cell::from(run.best_words()),
                 Cell::from(Span::styled(run.differs_words(), theme::DIM)),
             ]),
