@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod lock;
 pub mod metrics;
+pub mod range_test;
 pub mod record;
 pub mod run_dir;
 pub mod runtime;
