@@ -9,7 +9,8 @@
 //! The layers, lowest first (`tests/layers.rs` checks that no module refers to one above it):
 //! - core: [`config`], [`data`], [`model`], [`precision`], [`train`], [`process`], [`files`]
 //! - shared by the front ends and commands: [`session`], [`watch`], [`report`], [`control`],
-//!   [`curves`], [`runs`], [`interrupts`] (the async runtime and the signals that end a run)
+//!   [`curves`], [`runs`], [`interrupts`] (the async runtime and the signals that end a run),
+//!   [`rate_pick`] (a range test's pick written into config.toml)
 //! - front ends: [`tui`], [`headless`]; commands: [`bench`], [`inspect`], [`predict`], [`plot`],
 //!   [`catalog`] (none of these refers to another)
 //! - [`cli`], and `main.rs` on top.
@@ -29,6 +30,7 @@ pub mod train;
 pub mod control;
 pub mod curves;
 pub mod interrupts;
+pub mod rate_pick;
 pub mod report;
 pub mod runs;
 pub mod session;

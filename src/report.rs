@@ -2,6 +2,8 @@
 //! printer both show what [`Reporter::lines`] says, so their wording is the same. JSON output
 //! serializes the events themselves and takes nothing from here.
 
+pub mod range_test;
+
 use std::path::Path;
 
 use crate::config::{Config, ConfigDiff, ConfigError};

@@ -42,6 +42,7 @@ const LAYERS: &[(Layer, &[&str])] = &[
             "curves",
             "runs",
             "interrupts",
+            "rate_pick",
         ],
     ),
     (Layer::FrontEnd, &["tui", "headless"]),
