@@ -12,7 +12,7 @@
 //!   [`curves`], [`runs`], [`interrupts`] (the async runtime and the signals that end a run),
 //!   [`rate_pick`] (a range test's pick written into config.toml)
 //! - front ends: [`tui`], [`headless`]; commands: [`bench`], [`inspect`], [`predict`], [`plot`],
-//!   [`catalog`] (none of these refers to another)
+//!   [`catalog`], [`lr_find`] (none of these refers to another)
 //! - [`cli`], and `main.rs` on top.
 //!
 //! Lints are set for every target in Cargo.toml's `[lints]`.
@@ -44,6 +44,7 @@ pub mod tui;
 pub mod bench;
 pub mod catalog;
 pub mod inspect;
+pub mod lr_find;
 pub mod plot;
 pub mod predict;
 

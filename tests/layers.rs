@@ -48,7 +48,7 @@ const LAYERS: &[(Layer, &[&str])] = &[
     (Layer::FrontEnd, &["tui", "headless"]),
     (
         Layer::Command,
-        &["bench", "inspect", "predict", "plot", "catalog"],
+        &["bench", "inspect", "predict", "plot", "catalog", "lr_find"],
     ),
     (Layer::Cli, &["cli"]),
 ];

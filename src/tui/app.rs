@@ -573,6 +573,8 @@ impl App {
                 }
                 self.running_since = Some(Instant::now());
             }
+            // Drawn by the dashboard's range-test view (next commit).
+            Event::RangeStarted(_) | Event::RangeBatch { .. } | Event::RangeTested(_) => {}
             Event::Reconfigured { .. }
             | Event::Pruned { .. }
             | Event::NotSaved { .. }
