@@ -132,11 +132,11 @@ fn find(
             Event::Ready(_) => {
                 let _ = handle.commands.send(Command::FindLearningRate);
             }
-            Event::RangeBatch { point, seconds } => {
-                if !json && last_line.is_none_or(|at| at.elapsed() >= interval) {
-                    last_line = Some(Instant::now());
-                    print_out(&progress_line(point, config.lr_find.steps, *seconds));
-                }
+            Event::RangeBatch { point, seconds }
+                if !json && last_line.is_none_or(|at| at.elapsed() >= interval) =>
+            {
+                last_line = Some(Instant::now());
+                print_out(&progress_line(point, config.lr_find.steps, *seconds));
             }
             Event::RangeTested(test) => {
                 if !json {
