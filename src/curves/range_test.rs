@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use super::draw::{FAMILY, draw_error, encode_png, register_the_font};
 use super::{CurvesError, PLOT_SIZE};
 use crate::report::range_test::format_rate;
-use crate::train::range_test::{Method, RangeTest, Suggestions};
+use crate::train::range_test::{Method, RangeTest, Suggestions, drawn_loss_range};
 
 const LOSS: RGBColor = RGBColor(31, 119, 180);
 const VALLEY: RGBColor = RGBColor(44, 160, 44);
@@ -32,27 +32,19 @@ pub fn render_range_test(test: &RangeTest, title: &str) -> Result<Vec<u8>, Curve
         let root = root
             .titled(title, (FAMILY, 22).into_font())
             .map_err(draw_error)?;
+        let (bottom, top) = drawn_loss_range(&test.points);
+        // As in the dashboard: what lies outside the drawn span runs along its edge.
+        let y = |loss: f64| loss.clamp(bottom, top);
         let raw: Vec<(f64, f64)> = test
             .points
             .iter()
-            .map(|p| (p.learning_rate, p.loss))
+            .map(|p| (p.learning_rate, y(p.loss)))
             .collect();
         let smoothed: Vec<(f64, f64)> = test
             .points
             .iter()
-            .map(|p| (p.learning_rate, p.smoothed_loss))
+            .map(|p| (p.learning_rate, y(p.smoothed_loss)))
             .collect();
-        // As in the dashboard: the smoothed curve decides the height, the blow-up's raw losses
-        // may leave the top.
-        let low = raw
-            .iter()
-            .chain(&smoothed)
-            .map(|p| p.1)
-            .fold(f64::INFINITY, f64::min);
-        let smoothed_high = smoothed.iter().map(|p| p.1).fold(0.0, f64::max);
-        let high = raw.iter().map(|p| p.1).fold(0.0, f64::max);
-        let top = high.min(smoothed_high * 1.25).max(low + 0.1);
-        let bottom = (low * 0.95).min(top - 0.1).max(0.0);
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
             .x_label_area_size(40)
@@ -74,19 +66,13 @@ pub fn render_range_test(test: &RangeTest, title: &str) -> Result<Vec<u8>, Curve
             .map_err(draw_error)?;
         let faint = LOSS.mix(0.3).stroke_width(1);
         chart
-            .draw_series(LineSeries::new(
-                raw.iter().copied().filter(|p| p.1 <= top),
-                faint,
-            ))
+            .draw_series(LineSeries::new(raw.iter().copied(), faint))
             .map_err(draw_error)?
             .label("loss, per batch")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], faint));
         let line = LOSS.stroke_width(2);
         chart
-            .draw_series(LineSeries::new(
-                smoothed.iter().copied().filter(|p| p.1 <= top),
-                line,
-            ))
+            .draw_series(LineSeries::new(smoothed.iter().copied(), line))
             .map_err(draw_error)?
             .label("smoothed loss")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], line));
@@ -117,7 +103,7 @@ pub fn render_range_test(test: &RangeTest, title: &str) -> Result<Vec<u8>, Curve
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
             chart
                 .draw_series([Circle::new(
-                    (rate, suggestion.smoothed_loss),
+                    (rate, y(suggestion.smoothed_loss)),
                     5,
                     color.filled(),
                 )])

@@ -62,6 +62,30 @@ pub struct RangePoint {
     pub smoothed_loss: f64,
 }
 
+/// The span of losses worth drawing, `(bottom, top)`: the points before the last
+/// [`suggest::SKIP_END`] (the blow-up that ends a test, which fastai's plot leaves out too)
+/// with a margin, so that the descent is not flattened by a loss of thousands. The dashboard and
+/// the PNG both draw within it, clamping what lies outside to its edges.
+pub fn drawn_loss_range(points: &[RangePoint]) -> (f64, f64) {
+    let kept = if points.len() > 2 * suggest::SKIP_END {
+        &points[..points.len() - suggest::SKIP_END]
+    } else {
+        points
+    };
+    let (low, high) = kept
+        .iter()
+        .flat_map(|p| [p.loss, p.smoothed_loss])
+        .filter(|loss| loss.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), loss| {
+            (low.min(loss), high.max(loss))
+        });
+    if low > high {
+        return (0.0, 1.0);
+    }
+    let margin = ((high - low) * 0.1).max(0.025);
+    ((low - margin).max(0.0), high + margin)
+}
+
 /// Why a range test ended.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -236,6 +260,23 @@ mod tests {
         assert!(last.smoothed_loss > 4.0 * best);
         let before = test.points[test.points.len() - 2];
         assert!(before.smoothed_loss <= 4.0 * best);
+    }
+
+    #[test]
+    fn the_drawn_range_leaves_out_the_blow_up_at_the_end() {
+        let mut recorder = Recorder::new(settings(100));
+        for step in 0..30 {
+            recorder.record(2.3 - 0.01 * step as f64);
+        }
+        for _ in 0..5 {
+            recorder.record(1e5);
+        }
+        let test = recorder.finish(RangeEnd::Cancelled);
+        let (bottom, top) = drawn_loss_range(&test.points);
+        // Losses from 2.3 down to 2.01, a tenth of their span above and below.
+        assert!((top - 2.329).abs() < 1e-9, "{top}");
+        assert!((bottom - 1.981).abs() < 1e-9, "{bottom}");
+        assert_eq!(drawn_loss_range(&[]), (0.0, 1.0));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Wrap};
 
 use crate::report::range_test::format_rate;
-use crate::train::range_test::{Method, Suggestions};
+use crate::train::range_test::{Method, Suggestions, drawn_loss_range};
 use crate::tui::app::RangeView;
 use crate::tui::theme;
 
@@ -36,27 +36,20 @@ pub fn range_test(range: &RangeView, frame: &mut Frame, area: Rect) {
         );
         return;
     }
+    let (bottom, top) = drawn_loss_range(&range.points);
+    // What lies outside the drawn span runs along its edge.
     let x = |rate: f64| rate.log10();
+    let y = |loss: f64| loss.clamp(bottom, top);
     let raw: Vec<(f64, f64)> = range
         .points
         .iter()
-        .map(|p| (x(p.learning_rate), p.loss))
+        .map(|p| (x(p.learning_rate), y(p.loss)))
         .collect();
     let smoothed: Vec<(f64, f64)> = range
         .points
         .iter()
-        .map(|p| (x(p.learning_rate), p.smoothed_loss))
+        .map(|p| (x(p.learning_rate), y(p.smoothed_loss)))
         .collect();
-    // The smoothed curve decides the height; the raw losses of the blow-up go off the top.
-    let (low, high) = smoothed
-        .iter()
-        .chain(&raw)
-        .fold((f64::INFINITY, 0.0f64), |(low, high), &(_, loss)| {
-            (low.min(loss), high.max(loss))
-        });
-    let smoothed_high = smoothed.iter().map(|&(_, loss)| loss).fold(0.0, f64::max);
-    let top = high.min(smoothed_high * 1.25).max(low + 0.1);
-    let bottom = (low * 0.95).min(top - 0.1).max(0.0);
     let bounds = [x(range.settings.start), x(range.settings.end)];
     let marks: Vec<(Method, Vec<(f64, f64)>)> = suggestions
         .into_iter()
