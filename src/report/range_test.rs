@@ -93,10 +93,10 @@ fn ending(test: &RangeTest) -> String {
 pub fn suggestion_line(method: Method, suggestion: &Suggestion) -> String {
     let why = match method {
         Method::Valley => {
-            "two thirds of the way down the longest descent of the smoothed loss. The pick: fastai's default, it reads the whole descent, so a noisy batch or two moves it little"
+            "halfway along the longest descent of the smoothed loss. The pick: fastai's default, it reads the whole descent, so a noisy batch or two moves it little"
         }
         Method::Steep => {
-            "where the smoothed loss falls fastest per decade of rate. One segment decides it, so it moves with the noise and sits near where the descent begins"
+            "where the smoothed loss falls fastest per decade of rate. One segment of the curve decides it, so it moves with the noise of a few batches"
         }
     };
     format!(

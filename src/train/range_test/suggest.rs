@@ -2,11 +2,11 @@
 //! (`fastai/callback/schedule.py`: `lr_find`, `valley`, `steep`), on the smoothed losses:
 //!
 //! - **valley** (fastai's default): the longest run of ever lower losses, read as a longest
-//!   decreasing subsequence; the rate about two thirds of the way down it. It looks at the whole
-//!   descent, so one noisy segment does not move it far.
+//!   decreasing subsequence, and the rate halfway along it (fastai's index: a third plus a sixth
+//!   of its length past its start). It reads the whole descent, so one noisy segment moves it
+//!   little.
 //! - **steep**: the rate at the start of the segment where the loss falls fastest against the
-//!   logarithm of the rate. One segment decides it, so it jumps with the noise of a few batches
-//!   and usually sits early on the descent, where the loss starts to fall.
+//!   logarithm of the rate. One segment decides it, so it moves with the noise of a few batches.
 //!
 //! As fastai does, the first tenth of the planned steps (the loss has barely moved) and the last
 //! five points (the blow-up that ended the test) are left out. Two deliberate differences, both
@@ -96,7 +96,7 @@ pub fn suggest(points: &[RangePoint], steps: usize) -> Suggestions {
     }
 }
 
-/// fastai's `valley`: the index about two thirds down the longest decreasing subsequence of
+/// fastai's `valley`: the index about halfway along the longest decreasing subsequence of
 /// `losses`, or `None` when no loss is below an earlier one.
 pub fn valley(losses: &[f64]) -> Option<usize> {
     let n = losses.len();
@@ -190,8 +190,8 @@ mod tests {
         assert_eq!(steep(&[1.0], &[1.0]), None);
     }
 
-    /// A plateau, a descent from lr 1e-3 to 1e-1, then a climb: steep where the descent begins,
-    /// valley well down it, and valley the pick. The expected steps were checked against
+    /// A plateau, a descent from lr 1e-3 to 1e-1, then a climb: steep where the descent begins
+    /// (the square root falls fastest there), valley halfway down it, and valley the pick. The expected steps were checked against
     /// fastai's own functions run on the same numbers.
     #[test]
     fn a_typical_curve_suggests_rates_on_its_descent_and_picks_valley() {
