@@ -191,9 +191,9 @@ mod tests {
     }
 
     /// A plateau, a descent from lr 1e-3 to 1e-1, then a climb: steep where the descent begins
-    /// (the square root falls fastest there), valley halfway down it, and valley the pick. The expected steps were checked against
-    /// fastai's `valley` and `steep` as its source has them (copied into plain Python, lists for
-    /// tensors) run on the same numbers.
+    /// (the square root falls fastest there), valley halfway down it, and valley the pick. The
+    /// expected steps were checked against fastai's `valley` and `steep` as its source has them
+    /// (copied into plain Python, lists for tensors) run on the same numbers.
     #[test]
     fn a_typical_curve_suggests_rates_on_its_descent_and_picks_valley() {
         let settings = RangeSettings {
