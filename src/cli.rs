@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::bench::BenchArgs;
 use crate::catalog::{CompareArgs, RunsArgs};
 use crate::inspect::{EvalArgs, ExportArgs, SummaryArgs};
+use crate::lr_find::LrFindArgs;
 use crate::plot::PlotArgs;
 use crate::predict::PredictArgs;
 use crate::session::TrainArgs;
@@ -48,4 +49,7 @@ pub enum Commands {
     /// Two or more runs side by side: the settings that differ and the test accuracy at the same
     /// epochs.
     Compare(CompareArgs),
+    /// A learning-rate range test from the initial weights: the curve, the suggested rate and
+    /// why; --write puts it into the config file.
+    LrFind(LrFindArgs),
 }

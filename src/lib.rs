@@ -10,9 +10,10 @@
 //! - core: [`config`], [`data`], [`model`], [`precision`], [`train`], [`process`], [`files`],
 //!   [`units`] (durations, sizes and speeds in words, one way everywhere)
 //! - shared by the front ends and commands: [`session`], [`watch`], [`report`], [`control`],
-//!   [`curves`], [`runs`], [`interrupts`] (the async runtime and the signals that end a run)
+//!   [`curves`], [`runs`], [`interrupts`] (the async runtime and the signals that end a run),
+//!   [`rate_pick`] (a range test's pick written into config.toml)
 //! - front ends: [`tui`], [`headless`]; commands: [`bench`], [`inspect`], [`predict`], [`plot`],
-//!   [`catalog`] (none of these refers to another)
+//!   [`catalog`], [`lr_find`] (none of these refers to another)
 //! - [`cli`], and `main.rs` on top.
 //!
 //! Lints are set for every target in Cargo.toml's `[lints]`.
@@ -31,6 +32,7 @@ pub mod units;
 pub mod control;
 pub mod curves;
 pub mod interrupts;
+pub mod rate_pick;
 pub mod report;
 pub mod runs;
 pub mod session;
@@ -44,6 +46,7 @@ pub mod tui;
 pub mod bench;
 pub mod catalog;
 pub mod inspect;
+pub mod lr_find;
 pub mod plot;
 pub mod predict;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use alexnet_tui::cli::{Cli, Commands};
 use alexnet_tui::session::TrainArgs;
-use alexnet_tui::{bench, catalog, headless, inspect, plot, predict, session, tui};
+use alexnet_tui::{bench, catalog, headless, inspect, lr_find, plot, predict, session, tui};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Some(Commands::Plot(args)) => plot::run(&args),
         Some(Commands::Runs(args)) => catalog::runs(&args),
         Some(Commands::Compare(args)) => catalog::run_compare(&args),
+        Some(Commands::LrFind(args)) => lr_find::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -2,9 +2,11 @@
 //! printer both show what [`Reporter::lines`] says, so their wording is the same. JSON output
 //! serializes the events themselves and takes nothing from here.
 
+pub mod range_test;
+
 use std::path::Path;
 
-use crate::config::{Config, ConfigDiff, ConfigError};
+use crate::config::{Config, ConfigDiff, ConfigError, Schedule};
 use crate::interrupts::Signal;
 use crate::train::metrics::{BatchRecord, TestPoint, epoch_label};
 use crate::train::{Event, FinishReason, PauseReason, SaveFailure, SaveReason, SavedFile};
@@ -62,6 +64,8 @@ pub enum Steer {
 pub struct Reporter {
     steer: Steer,
     epochs: f64,
+    /// What `training.learning_rate` means for the run (a restart-only setting).
+    schedule: Schedule,
     last_test: Option<TestPoint>,
 }
 
@@ -70,6 +74,7 @@ impl Reporter {
         Reporter {
             steer,
             epochs: config.training.epochs,
+            schedule: config.training.schedule,
             last_test: None,
         }
     }
@@ -84,7 +89,12 @@ impl Reporter {
     pub fn lines(&mut self, event: &Event) -> Vec<Line> {
         match event {
             Event::Status { message } => vec![Line::info(format!("{message}..."))],
-            Event::Download { .. } | Event::Batch(_) | Event::Snapshot(_) => Vec::new(),
+            Event::Download { .. }
+            | Event::Batch(_)
+            | Event::Snapshot(_)
+            | Event::RangeBatch { .. } => Vec::new(),
+            Event::RangeStarted(settings) => vec![range_test::started(settings)],
+            Event::RangeTested(test) => range_test::tested(test, self.schedule),
             Event::Ready(info) => {
                 // The run's folder is named when training starts (`Opened`).
                 let mut lines = vec![Line::info(format!(

@@ -80,6 +80,22 @@ fn explicit_keys_override_the_profile() {
 }
 
 #[test]
+fn the_range_test_section_has_defaults_and_takes_what_is_written() {
+    let defaults = Profile::Fast.config().lr_find;
+    assert_eq!(
+        (defaults.start, defaults.end, defaults.steps),
+        (1e-5, 1.0, 100)
+    );
+    assert_eq!(Profile::Seed.config().lr_find, defaults);
+    let path = corpus("valid_configs")
+        .into_iter()
+        .find(|p| p.ends_with("lr_find.toml"))
+        .expect("file");
+    let written = load(&path).expect("loads").lr_find;
+    assert_eq!((written.start, written.end, written.steps), (1e-4, 0.5, 30));
+}
+
+#[test]
 fn precision_is_auto_for_fast_f32_for_seed_and_needs_a_restart() {
     assert_eq!(Profile::Fast.config().training.precision, Precision::Auto);
     assert_eq!(Profile::Seed.config().training.precision, Precision::F32);
@@ -126,6 +142,26 @@ const EXPECTED: &[(&str, &str)] = &[
         "dropout_one.toml:2: model.dropout: must be at least 0 and below 1, got 1",
     ),
     (
+        "lr_find_start_above_end.toml",
+        "lr_find_start_above_end.toml:3: lr_find.end: must be above lr_find.start (0.5): the rate rises from start to end, got 0.1",
+    ),
+    (
+        "lr_find_zero_start.toml",
+        "lr_find_zero_start.toml:3: lr_find.start: must be above 0 (the range test's first learning rate), got 0",
+    ),
+    (
+        "lr_find_negative_end.toml",
+        "lr_find_negative_end.toml:2: lr_find.end: must be above 0 and at most 10 (the pick becomes training.learning_rate, which allows at most 10), got -1",
+    ),
+    (
+        "lr_find_nan_start.toml",
+        "lr_find_nan_start.toml:2: lr_find.start: must be above 0 (the range test's first learning rate), got NaN",
+    ),
+    (
+        "lr_find_too_few_steps.toml",
+        "lr_find_too_few_steps.toml:2: lr_find.steps: must be between 10 and 10000 (batches from start to end), got 5",
+    ),
+    (
         "negative_learning_rate.toml",
         "negative_learning_rate.toml:3: training.learning_rate: must be above 0 and at most 10, got -0.05",
     ),
@@ -151,7 +187,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     (
         "unknown_section.toml",
-        "unknown_section.toml:3: optimizer: unknown field `optimizer`, expected one of `profile`, `data`, `model`, `training`, `checkpoint`, `ui`",
+        "unknown_section.toml:3: optimizer: unknown field `optimizer`, expected one of `profile`, `data`, `model`, `training`, `checkpoint`, `ui`, `lr_find`",
     ),
     (
         "wrong_type.toml",

@@ -246,6 +246,72 @@ fn the_dashboard_in_a_real_terminal() {
     session.ends_with_the_terminal_restored();
 }
 
+/// `l` in Ready: the range test's curve on screen while the batches arrive, then its pick;
+/// Enter writes the pick into config.toml (that one line changes, the comments stay) and the
+/// live reload shows the new learning rate like any edit.
+#[test]
+fn the_range_test_in_a_real_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_path = dir.path().join("config.toml");
+    let config = format!("{CONFIG}\n# a short range test\n[lr_find]\nsteps = 30\n");
+    std::fs::write(&config_path, &config).expect("write config");
+    let mut session = Session::start(dir.path(), ROWS, COLS);
+    session
+        .screen
+        .wait_for("the Ready state", Duration::from_secs(120), |s| {
+            s.contains("Ready") && s.contains("l find the learning rate")
+        });
+    session.press("l");
+    session
+        .screen
+        .wait_for("the curve as it arrives", Duration::from_secs(120), |s| {
+            s.contains("Range test: batch ") && s.contains("log lr") && s.contains("Range test ")
+        });
+    let done = session
+        .screen
+        .wait_for("the pick", Duration::from_secs(120), |s| {
+            s.contains("Range test: Enter writes valley ")
+        });
+    let pick = done
+        .split("Enter writes valley ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the pick on screen")
+        .to_string();
+    assert!(done.contains(&format!("valley {pick} (pick)")), "{done}");
+    assert!(done.contains("Ready"), "{done}");
+
+    session.press("\r");
+    session
+        .screen
+        .wait_for("the pick written", Duration::from_secs(30), |s| {
+            s.contains(&format!("training.learning_rate = {pick} (was 0.01)"))
+        });
+    session
+        .screen
+        .wait_for("the live reload", Duration::from_secs(30), |s| {
+            s.contains(&format!("learning rate {pick}"))
+        });
+    let edited = std::fs::read_to_string(&config_path).expect("config");
+    let changed: Vec<(&str, &str)> = config
+        .lines()
+        .zip(edited.lines())
+        .filter(|(before, after)| before != after)
+        .collect();
+    assert_eq!(edited.lines().count(), config.lines().count());
+    assert_eq!(
+        changed,
+        [(
+            "learning_rate = 0.01",
+            format!("learning_rate = {pick}").as_str()
+        )]
+    );
+    // Nothing was trained: quitting asks nothing and leaves no run folder.
+    session.press("q");
+    session.ends_with_the_terminal_restored();
+    assert!(!dir.path().join("runs").exists());
+}
+
 /// At the smallest size the dashboard lays out, every panel keeps its labels whole and `v`
 /// brings the layer table back.
 #[test]

@@ -43,12 +43,13 @@ const LAYERS: &[(Layer, &[&str])] = &[
             "curves",
             "runs",
             "interrupts",
+            "rate_pick",
         ],
     ),
     (Layer::FrontEnd, &["tui", "headless"]),
     (
         Layer::Command,
-        &["bench", "inspect", "predict", "plot", "catalog"],
+        &["bench", "inspect", "predict", "plot", "catalog", "lr_find"],
     ),
     (Layer::Cli, &["cli"]),
 ];

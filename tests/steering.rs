@@ -13,6 +13,7 @@ use alexnet_tui::config::{Applier, Config, LIVE, Schedule};
 use alexnet_tui::control::Steering;
 use alexnet_tui::report::Steer;
 use alexnet_tui::train::checkpoint::{self, Checkpoint};
+use alexnet_tui::train::range_test::RangeEnd;
 use alexnet_tui::train::snapshot::Moment;
 use alexnet_tui::train::{Command, Event, PauseReason, SaveReason};
 
@@ -38,6 +39,9 @@ fn every_live_key_changed(base: &Config) -> Config {
     new.checkpoint.keep_at_end = base.checkpoint.keep_at_end + 1;
     new.ui.refresh_hz = base.ui.refresh_hz + 1.0;
     new.ui.headless_interval_seconds = base.ui.headless_interval_seconds + 1.0;
+    new.lr_find.start = base.lr_find.start * 10.0;
+    new.lr_find.end = base.lr_find.end / 2.0;
+    new.lr_find.steps = if base.lr_find.steps == 10 { 11 } else { 10 };
     let diff = base.diff(&new);
     assert_eq!(
         diff.live.len(),
@@ -82,8 +86,36 @@ fn every_worker_key_takes_effect_in_a_real_worker() {
     for change in &changes {
         assert_eq!(Some(change.new.clone()), edited.value_of(&change.key));
     }
-    // They are in force: the next batch uses the new learning rate, and the run's config as a
+    // They are in force: a range test runs over the new `[lr_find]` settings (cancelled before
+    // its first batch), the next batch uses the new learning rate, and the run's config as a
     // checkpoint saves it holds every new worker value and none of the front end's.
+    handle
+        .commands
+        .send(Command::FindLearningRate)
+        .expect("send");
+    handle
+        .commands
+        .send(Command::CancelRangeTest)
+        .expect("send");
+    let Event::RangeStarted(settings) =
+        until(&mut handle, MINUTE, |e| matches!(e, Event::RangeStarted(_)))
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (settings.start, settings.end, settings.steps),
+        (
+            edited.lr_find.start,
+            edited.lr_find.end,
+            edited.lr_find.steps
+        )
+    );
+    let Event::RangeTested(test) =
+        until(&mut handle, MINUTE, |e| matches!(e, Event::RangeTested(_)))
+    else {
+        unreachable!()
+    };
+    assert_eq!(test.end, RangeEnd::Cancelled);
     handle.commands.send(Command::Start).expect("send");
     let Event::Batch(batch) = until(&mut handle, MINUTE, |e| matches!(e, Event::Batch(_))) else {
         unreachable!()

@@ -7,11 +7,13 @@ use alexnet_tui::config::Config;
 use alexnet_tui::control::Steering;
 use alexnet_tui::model::{AlexNetConfig, summarize};
 use alexnet_tui::process::ProcessStats;
+use alexnet_tui::report::range_test::format_rate;
 use alexnet_tui::report::{Reporter, Steer};
 use alexnet_tui::runs::standing;
 use alexnet_tui::train::metrics::{
     BatchRecord, EpochRecord, Evaluation, History, MetricsRow, TestCheck, TestPoint,
 };
+use alexnet_tui::train::range_test::{RangeEnd, RangePoint, RangeSettings, RangeTest};
 use alexnet_tui::train::record::{EndReason, Parent, RunRecord};
 use alexnet_tui::train::snapshot::{Filters, GalleryItem, Moment, Snapshot};
 use alexnet_tui::train::{
@@ -1425,4 +1427,156 @@ fn a_branch_in_ready_offers_the_run_of_its_checkpoint_as_parent() {
     ));
     app.update(worker(Event::Ready(Box::new(info))));
     assert_eq!(app.parent_run(), None);
+}
+
+fn range_settings() -> RangeSettings {
+    RangeSettings {
+        start: 1e-5,
+        end: 1.0,
+        steps: 100,
+    }
+}
+
+/// A range test's curve: flat, a descent between lr 1e-3 and 1e-1, then a blow-up; the batch
+/// losses wobble around the smoothed line.
+fn range_points() -> Vec<RangePoint> {
+    let settings = range_settings();
+    (0..100)
+        .map(|step| {
+            let decade = settings.rate(step).log10();
+            let smoothed = if decade < -3.0 {
+                2.3
+            } else if decade < -1.0 {
+                2.3 - 1.5 * ((decade + 3.0) / 2.0).sqrt()
+            } else {
+                0.8 + 2.0 * (decade + 1.0)
+            };
+            RangePoint {
+                step,
+                learning_rate: settings.rate(step),
+                loss: smoothed + 0.05 * ((step % 3) as f64 - 1.0),
+                smoothed_loss: smoothed,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_range_test_is_drawn_as_it_arrives_and_enter_writes_its_pick() {
+    let mut app = ready_app();
+    assert_eq!(
+        app.update(key(KeyCode::Char('l'))),
+        vec![Effect::Send(Command::FindLearningRate)]
+    );
+    app.update(worker(Event::RangeStarted(range_settings())));
+    assert_eq!(app.phase, Phase::RangeTest);
+    let points = range_points();
+    for point in &points[..60] {
+        app.update(worker(Event::RangeBatch {
+            point: *point,
+            seconds: 0.3,
+        }));
+    }
+    let screen = render(&app, 120, 36);
+    assert!(
+        screen.contains("Range test: batch 60/100, learning rate 0.0095 (Esc ends it)"),
+        "{screen}"
+    );
+    assert!(screen.contains("log lr"), "{screen}");
+    assert!(screen.contains(" Esc end the range test"), "{screen}");
+    snapshot!("range_test_running", screen);
+    // Esc during the test asks the worker to end it (the dashboard stays).
+    assert_eq!(
+        app.action_for(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+        Some(Action::CancelRange)
+    );
+
+    for point in &points[60..] {
+        app.update(worker(Event::RangeBatch {
+            point: *point,
+            seconds: 0.3,
+        }));
+    }
+    let test = RangeTest::new(range_settings(), points, RangeEnd::Completed);
+    let pick = test.suggestions.pick().expect("a pick");
+    let steep = test.suggestions.steep.expect("a steepest point");
+    app.update(worker(Event::RangeTested(Box::new(test))));
+    assert_eq!(app.phase, Phase::Ready);
+    let screen = render(&app, 120, 36);
+    let valley = format_rate(pick.learning_rate);
+    assert!(
+        screen.contains(&format!(
+            "Range test: Enter writes valley {valley} into config.toml, Esc not"
+        )),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("valley {valley} (pick)")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("steep {}", format_rate(steep.learning_rate))),
+        "{screen}"
+    );
+    // The message pane says why (the reporter's words), the pick last.
+    assert!(
+        screen.contains(&format!(
+            "the pick, valley {valley}, is what goes into config.toml"
+        )),
+        "{screen}"
+    );
+    snapshot!("range_test_done", screen);
+
+    assert_eq!(
+        app.update(key(KeyCode::Enter)),
+        vec![Effect::WriteRate(pick.learning_rate)]
+    );
+    assert_eq!(app.range, None);
+    // The curve is put away: Enter starts training again.
+    assert_eq!(
+        app.update(key(KeyCode::Enter)),
+        vec![Effect::Send(Command::Start)]
+    );
+}
+
+#[test]
+fn esc_leaves_config_toml_alone_and_l_runs_only_in_ready() {
+    let mut app = ready_app();
+    app.update(key(KeyCode::Char('l')));
+    app.update(worker(Event::RangeStarted(range_settings())));
+    app.update(worker(Event::RangeTested(Box::new(RangeTest::new(
+        range_settings(),
+        range_points(),
+        RangeEnd::Completed,
+    )))));
+    // Esc puts the result away instead of quitting, and asks nothing of anyone.
+    assert_eq!(app.update(key(KeyCode::Esc)), Vec::new());
+    assert_eq!(app.range, None);
+    assert_eq!(app.phase, Phase::Ready);
+    assert_eq!(
+        app.messages.back().map(|m| m.text.as_str()),
+        Some("range test put away: config.toml is as it was")
+    );
+
+    // A test with no usable points: Enter writes nothing.
+    app.update(key(KeyCode::Char('l')));
+    app.update(worker(Event::RangeStarted(range_settings())));
+    app.update(worker(Event::RangeTested(Box::new(RangeTest::new(
+        range_settings(),
+        Vec::new(),
+        RangeEnd::NonFinite {
+            learning_rate: 1e-5,
+        },
+    )))));
+    let screen = render(&app, 120, 36);
+    assert!(screen.contains("no usable points"), "{screen}");
+    assert_eq!(app.update(key(KeyCode::Enter)), Vec::new());
+
+    // Once training runs, l only says when it works.
+    let mut training = training_app();
+    assert_eq!(training.update(key(KeyCode::Char('l'))), Vec::new());
+    assert!(training.messages.back().is_some_and(|m| {
+        m.text
+            .starts_with("the range test runs before training starts")
+    }),);
 }

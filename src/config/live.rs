@@ -72,6 +72,22 @@ pub const LIVE: &[LiveKey] = &[
         applier: Applier::Worker,
         copy: |to, from| to.checkpoint.keep_at_end = from.checkpoint.keep_at_end,
     },
+    // Read by the worker when a range test starts: an edit applies to the next test.
+    LiveKey {
+        key: "lr_find.start",
+        applier: Applier::Worker,
+        copy: |to, from| to.lr_find.start = from.lr_find.start,
+    },
+    LiveKey {
+        key: "lr_find.end",
+        applier: Applier::Worker,
+        copy: |to, from| to.lr_find.end = from.lr_find.end,
+    },
+    LiveKey {
+        key: "lr_find.steps",
+        applier: Applier::Worker,
+        copy: |to, from| to.lr_find.steps = from.lr_find.steps,
+    },
     LiveKey {
         key: "ui.refresh_hz",
         applier: Applier::FrontEnd,
@@ -256,6 +272,9 @@ mod tests {
             other.checkpoint.keep_at_end += 1;
             other.ui.refresh_hz += 1.0;
             other.ui.headless_interval_seconds += 1.0;
+            other.lr_find.start *= 10.0;
+            other.lr_find.end /= 2.0;
+            other.lr_find.steps += 1;
             let mut copied = base.clone();
             (live.copy)(&mut copied, &other);
             let diff = base.diff(&copied);

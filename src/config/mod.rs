@@ -35,6 +35,7 @@ pub struct Config {
     pub training: TrainingConfig,
     pub checkpoint: CheckpointConfig,
     pub ui: UiConfig,
+    pub lr_find: LrFindConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,6 +193,20 @@ pub struct UiConfig {
     pub headless_interval_seconds: f64,
 }
 
+/// The learning-rate range test (`l` in the dashboard, `alexnet-tui lr-find`): the rate rises
+/// exponentially from `start` to `end` over `steps` batches. Read when a test starts, so an edit
+/// applies to the next one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LrFindConfig {
+    /// The learning rate of the first batch.
+    pub start: f64,
+    /// The learning rate of the last batch.
+    pub end: f64,
+    /// Batches from `start` to `end` (fewer when the loss blows up first).
+    pub steps: usize,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Profile::DEFAULT.config()
@@ -260,6 +275,16 @@ impl Default for CheckpointConfig {
     }
 }
 
+impl Default for LrFindConfig {
+    fn default() -> Self {
+        Self {
+            start: 1e-5,
+            end: 1.0,
+            steps: 100,
+        }
+    }
+}
+
 impl Default for UiConfig {
     fn default() -> Self {
         Self {
@@ -303,6 +328,7 @@ impl Profile {
             training: TrainingConfig::default(),
             checkpoint: CheckpointConfig::default(),
             ui: UiConfig::default(),
+            lr_find: LrFindConfig::default(),
         };
         match self {
             Profile::Seed => {}

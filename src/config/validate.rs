@@ -163,6 +163,39 @@ impl Config {
                 u.headless_interval_seconds
             ),
         )?;
+        let r = &self.lr_find;
+        check(
+            r.start.is_finite() && r.start > 0.0,
+            "lr_find.start",
+            format!(
+                "must be above 0 (the range test's first learning rate), got {}",
+                r.start
+            ),
+        )?;
+        check(
+            r.end.is_finite() && r.end > 0.0 && r.end <= 10.0,
+            "lr_find.end",
+            format!(
+                "must be above 0 and at most 10 (the pick becomes training.learning_rate, which allows at most 10), got {}",
+                r.end
+            ),
+        )?;
+        check(
+            r.end > r.start,
+            "lr_find.end",
+            format!(
+                "must be above lr_find.start ({}): the rate rises from start to end, got {}",
+                r.start, r.end
+            ),
+        )?;
+        check(
+            (10..=10_000).contains(&r.steps),
+            "lr_find.steps",
+            format!(
+                "must be between 10 and 10000 (batches from start to end), got {}",
+                r.steps
+            ),
+        )?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! A run's loss and accuracy curves: [`Metrics`] reads a metrics.csv, [`render`] draws it, and
-//! [`write_run_plot`] puts the picture next to the file as `curves.png`. The `plot` command and
+//! [`write_run_plot`] puts the picture next to the file as `curves.png`; [`plot_range_test`]
+//! draws a learning-rate range test's curve. The `plot` command and
 //! the front ends (which draw a finished run's curves) share it.
 //!
 //! metrics.csv is read by its header, so any copy of it plots on its own. Files written before
@@ -10,6 +11,7 @@
 mod draw;
 mod legacy;
 mod overlay;
+mod range_test;
 mod read;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use crate::train::metrics::{METRICS_FILE, MetricsRow};
 
 pub use draw::{PLOT_SIZE, render};
 pub use overlay::{OverlayRun, plot_overlay, render_overlay};
+pub use range_test::{plot_range_test, render_range_test};
 
 /// The file a finished run's curves are written to, next to its metrics.csv.
 pub const CURVES_FILE: &str = "curves.png";

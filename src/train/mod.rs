@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod lock;
 pub mod metrics;
+pub mod range_test;
 pub mod record;
 pub mod run_dir;
 pub mod runtime;
@@ -61,6 +62,12 @@ pub enum Command {
     /// A freshly loaded config: the worker takes the values of the live keys it applies
     /// ([`crate::config::Applier::Worker`]) and ignores the rest.
     Reconfigure(Box<Config>),
+    /// Before training starts: a learning-rate range test ([`range_test`]) from the current
+    /// weights, with the run's optimizer, batch size and inputs. The weights, the optimizer state
+    /// and the position are put back afterwards, bit for bit.
+    FindLearningRate,
+    /// Ends a range test before its last batch; its curve so far is reported.
+    CancelRangeTest,
 }
 
 /// Why training paused.
@@ -174,6 +181,16 @@ pub enum Event {
     Reconfigured {
         changes: Vec<Change>,
     },
+    /// A range test begins, over these rates.
+    RangeStarted(range_test::RangeSettings),
+    /// One batch of the range test, and how long it took.
+    RangeBatch {
+        point: range_test::RangePoint,
+        seconds: f64,
+    },
+    /// The range test is over: its curve and suggestions. The weights, the optimizer state and
+    /// the position are those before it again.
+    RangeTested(Box<range_test::RangeTest>),
     /// A problem that did not stop training (e.g. a checkpoint could not be written).
     Warning {
         message: String,

@@ -18,6 +18,7 @@ use crate::train::metrics::{
     BatchRecord, Ema, EpochRecord, History, TestCheck, TestPoint, best_test, note_target,
     test_points,
 };
+use crate::train::range_test::{RangePoint, RangeSettings, RangeTest};
 use crate::train::record::Parent;
 use crate::train::run_dir;
 use crate::train::snapshot::Snapshot;
@@ -30,6 +31,8 @@ pub enum Phase {
     /// Loading data or building the model.
     Preparing(String),
     Ready,
+    /// A learning-rate range test runs (from Ready, and back to it).
+    RangeTest,
     Training,
     Evaluating,
     Paused(PauseReason),
@@ -44,6 +47,7 @@ impl Phase {
         match self {
             Phase::Preparing(_) => "Preparing",
             Phase::Ready => "Ready",
+            Phase::RangeTest => "Range test",
             Phase::Training => "Training",
             Phase::Evaluating => "Evaluating",
             Phase::Paused(_) => "Paused",
@@ -119,6 +123,14 @@ pub enum Action {
     PickerChoose,
     /// Draw no overlay.
     ClearOverlay,
+    /// Run a learning-rate range test (in Ready).
+    FindRate,
+    /// End the range test that runs.
+    CancelRange,
+    /// Write the range test's pick into config.toml.
+    WritePick,
+    /// Put the range test's curve away, leaving config.toml as it is.
+    DismissRange,
 }
 
 /// What the event loop must do after an update.
@@ -132,6 +144,8 @@ pub enum Effect {
         request: u64,
         run: RunRef,
     },
+    /// Write this learning rate into config.toml (answered with [`Msg::Wrote`]).
+    WriteRate(f64),
     Quit,
 }
 
@@ -156,12 +170,24 @@ pub enum Msg {
     Compare(String),
     /// The runs the picker lists, newest first, or why they could not be read.
     Runs(Result<Vec<RunChoice>, String>),
+    /// What [`Effect::WriteRate`] did to config.toml, in words.
+    Wrote(Line),
     /// The run an [`Effect::LoadOverlay`] asked for, read (or why not).
     Overlay {
         request: u64,
         run: RunRef,
         result: Result<Box<RunCurves>, String>,
     },
+}
+
+/// A learning-rate range test on screen: its curve as it arrives, then its result until the
+/// pick is written (`Enter`) or put away (`Esc`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeView {
+    pub settings: RangeSettings,
+    pub points: Vec<RangePoint>,
+    /// The finished test, with its suggestions.
+    pub result: Option<RangeTest>,
 }
 
 /// The outcome of a config reload, decided by the controller.
@@ -242,6 +268,8 @@ pub struct App {
     pub branched_at: Option<f64>,
     /// Where the history a resumed run started with ends.
     pub resumed_at: Option<f64>,
+    /// The range test on screen, if any: it takes the loss panel's place.
+    pub range: Option<RangeView>,
     /// Something changed since the last draw.
     pub dirty: bool,
 }
@@ -285,8 +313,14 @@ impl App {
             parent: None,
             branched_at: None,
             resumed_at: None,
+            range: None,
             dirty: true,
         }
+    }
+
+    /// A finished range test waiting for `Enter` (write its pick) or `Esc` (put it away).
+    pub fn range_result(&self) -> Option<&RangeTest> {
+        self.range.as_ref().and_then(|range| range.result.as_ref())
     }
 
     /// Whether the terminal is below [`FULL_LAYOUT`].
@@ -424,6 +458,10 @@ impl App {
                 self.on_overlay(request, run, result);
                 Vec::new()
             }
+            Msg::Wrote(line) => {
+                self.note(line.level, line.text);
+                Vec::new()
+            }
         }
     }
 
@@ -553,6 +591,8 @@ impl App {
             Event::Started { .. } => {
                 self.phase = Phase::Training;
                 self.running_since = Some(Instant::now());
+                // The loss panel shows training's loss from now on.
+                self.range = None;
             }
             Event::Opened {
                 run_id,
@@ -600,6 +640,27 @@ impl App {
                     self.phase = Phase::Training;
                 }
                 self.running_since = Some(Instant::now());
+            }
+            Event::RangeStarted(settings) => {
+                self.phase = Phase::RangeTest;
+                self.range = Some(RangeView {
+                    settings,
+                    points: Vec::new(),
+                    result: None,
+                });
+            }
+            Event::RangeBatch { point, .. } => {
+                if let Some(range) = &mut self.range {
+                    range.points.push(point);
+                }
+            }
+            Event::RangeTested(test) => {
+                if self.phase == Phase::RangeTest {
+                    self.phase = Phase::Ready;
+                }
+                if let Some(range) = &mut self.range {
+                    range.result = Some(*test);
+                }
             }
             Event::Reconfigured { .. }
             | Event::Pruned { .. }
@@ -662,6 +723,7 @@ impl App {
         if self.phase == Phase::Ready {
             self.phase = Phase::Training;
         }
+
         self.push_loss(&batch);
         self.recent_speed.push_back(batch.images_per_second);
         while self.recent_speed.len() > SPEED_WINDOW {

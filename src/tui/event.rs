@@ -9,11 +9,13 @@ use crossterm::event::{EventStream, KeyEvent};
 use futures::StreamExt;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::interrupts::{Interrupt, Interrupts};
 use crate::process::{ProcessSampler, ProcessStats};
+use crate::rate_pick;
+use crate::report::Line;
 use crate::runs::standing;
 use crate::train::Event;
 use crate::tui::app::{Effect, Msg};
@@ -38,11 +40,17 @@ pub enum Input {
     Done(Box<Msg>),
 }
 
-/// Carries out an effect that reads files ([`Effect::ListRuns`], [`Effect::LoadOverlay`]) on
-/// tokio's blocking threads, so that neither drawing nor the event loop waits on the disk; the
-/// answer comes back on `tx`. `config` is the running one: its `checkpoint.dir` holds the runs,
-/// and the picker says what differs from it. Other effects are not file work and are ignored.
-pub fn spawn_file_work(effect: Effect, config: &Config, tx: &UnboundedSender<Input>) {
+/// Carries out an effect that reads or writes files ([`Effect::ListRuns`],
+/// [`Effect::LoadOverlay`], [`Effect::WriteRate`]) on tokio's blocking threads, so that neither
+/// drawing nor the event loop waits on the disk; the answer comes back on `tx`. `config` is the
+/// running one: its `checkpoint.dir` holds the runs, and the picker says what differs from it;
+/// `config_path` is its file. Other effects are not file work and are ignored.
+pub fn spawn_file_work(
+    effect: Effect,
+    config: &Config,
+    config_path: &Path,
+    tx: &UnboundedSender<Input>,
+) {
     let root = PathBuf::from(&config.checkpoint.dir);
     let tx = tx.clone();
     match effect {
@@ -61,6 +69,16 @@ pub fn spawn_file_work(effect: Effect, config: &Config, tx: &UnboundedSender<Inp
                     run,
                     result,
                 })));
+            });
+        }
+        Effect::WriteRate(rate) => {
+            let path = config_path.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                let line = match rate_pick::write(&path, rate) {
+                    Ok(written) => written.line(),
+                    Err(error) => Line::error(error.to_string()),
+                };
+                let _ = tx.send(Input::Done(Box::new(Msg::Wrote(line))));
             });
         }
         Effect::Send(_) | Effect::Quit => {}

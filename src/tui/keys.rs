@@ -46,8 +46,20 @@ impl App {
                 _ => None,
             };
         }
+        // A range test takes Esc to end it; its result takes Enter and Esc.
+        match (key.code, &self.phase) {
+            (KeyCode::Esc, Phase::RangeTest) => return Some(Action::CancelRange),
+            (KeyCode::Enter, Phase::Ready) if self.range_result().is_some() => {
+                return Some(Action::WritePick);
+            }
+            (KeyCode::Esc, _) if self.range_result().is_some() => {
+                return Some(Action::DismissRange);
+            }
+            _ => {}
+        }
         match key.code {
             KeyCode::Char('s') | KeyCode::Enter => Some(Action::Start),
+            KeyCode::Char('l') => Some(Action::FindRate),
             KeyCode::Char('p') | KeyCode::Char(' ') => Some(Action::TogglePause),
             KeyCode::Char('x') => Some(Action::Stop),
             KeyCode::Char('c') => Some(Action::Save),
@@ -148,6 +160,45 @@ impl App {
                 }
                 Vec::new()
             }
+            Action::FindRate => match self.phase {
+                Phase::Ready => {
+                    self.range = None;
+                    vec![Effect::Send(Command::FindLearningRate)]
+                }
+                Phase::RangeTest => {
+                    self.note(Level::Info, "a range test is running: Esc ends it");
+                    Vec::new()
+                }
+                _ => {
+                    self.note(
+                        Level::Warning,
+                        "the range test runs before training starts (l in Ready): it tries the weights training starts from",
+                    );
+                    Vec::new()
+                }
+            },
+            Action::CancelRange => vec![Effect::Send(Command::CancelRangeTest)],
+            Action::WritePick => {
+                let pick = self.range_result().and_then(|test| test.suggestions.pick());
+                match pick {
+                    Some(pick) => {
+                        self.range = None;
+                        vec![Effect::WriteRate(pick.learning_rate)]
+                    }
+                    None => {
+                        self.note(
+                            Level::Warning,
+                            "no suggestion to write: config.toml is left as it was (Esc puts the curve away)",
+                        );
+                        Vec::new()
+                    }
+                }
+            }
+            Action::DismissRange => {
+                self.range = None;
+                self.note(Level::Info, "range test put away: config.toml is as it was");
+                Vec::new()
+            }
             Action::Start => match self.phase {
                 Phase::Ready => vec![Effect::Send(Command::Start)],
                 Phase::Paused(_) => vec![Effect::Send(Command::Resume)],
@@ -228,7 +279,7 @@ impl App {
 
     fn quit_idle(&mut self) -> Vec<Effect> {
         match self.phase {
-            Phase::Ready | Phase::Preparing(_) => {
+            Phase::Ready | Phase::RangeTest | Phase::Preparing(_) => {
                 vec![Effect::Send(Command::Stop), Effect::Quit]
             }
             _ => vec![Effect::Quit],

@@ -200,6 +200,7 @@ async fn event_loop<B: Backend>(
         app.update(Msg::Resize(size.width, size.height));
     }
     let compare = prepared.compare.clone();
+    let config_path = prepared.config_path.clone();
     let (mut controller, inputs, lines) = Controller::launch(prepared, autostart, Steer::Keys);
     for line in lines {
         app.note(line.level, line.text);
@@ -208,7 +209,7 @@ async fn event_loop<B: Backend>(
     event::spawn_sources(tx.clone(), inputs.events, inputs.reloads, interrupts);
     if let Some(name) = compare {
         for effect in app.update(Msg::Compare(name)) {
-            event::spawn_file_work(effect, &app.config, &tx);
+            event::spawn_file_work(effect, &app.config, &config_path, &tx);
         }
     }
 
@@ -288,7 +289,7 @@ async fn event_loop<B: Backend>(
             match effect {
                 Effect::Send(command) => controller.send(command),
                 Effect::Quit => quit = true,
-                file_work => event::spawn_file_work(file_work, &app.config, &tx),
+                file_work => event::spawn_file_work(file_work, &app.config, &config_path, &tx),
             }
         }
         if quit {

@@ -21,3 +21,6 @@ pub const LOSS_EPOCH: Color = Color::Magenta;
 pub const TRAIN_ACCURACY: Color = Color::Cyan;
 pub const TEST_ACCURACY: Color = Color::Green;
 pub const TARGET: Color = Color::Red;
+/// The range test's suggestions: the pick (valley) and the steepest fall.
+pub const VALLEY: Color = Color::Green;
+pub const STEEP: Color = Color::Cyan;

@@ -279,25 +279,45 @@ impl EpochTotals {
     }
 }
 
-/// Exponential moving average, for the smoothed loss line and the "images/s now" figure.
+/// Exponential moving average, for the smoothed loss line and the "images/s now" figure, and,
+/// debiased, for the range test's smoothed loss.
 #[derive(Debug, Clone, Copy)]
 pub struct Ema {
     value: Option<f64>,
     weight: f64,
+    /// Debiased (see [`Ema::debiased`]): values pushed so far, and the average started at zero.
+    debias: Option<(u32, f64)>,
 }
 
 impl Ema {
+    /// An average that starts at the first value.
     pub fn new(weight: f64) -> Self {
         Self {
             value: None,
             weight,
+            debias: None,
+        }
+    }
+
+    /// An average that starts at zero and is divided by `1 - weight^n` after `n` values, as
+    /// fastai's smoothed loss is (`AvgSmoothLoss`): the early values are not pulled toward the
+    /// first one.
+    pub fn debiased(weight: f64) -> Self {
+        Self {
+            debias: Some((0, 0.0)),
+            ..Self::new(weight)
         }
     }
 
     pub fn push(&mut self, x: f64) -> f64 {
-        let next = match self.value {
-            None => x,
-            Some(v) => self.weight * v + (1.0 - self.weight) * x,
+        let next = match (&mut self.debias, self.value) {
+            (Some((count, raw)), _) => {
+                *count = count.saturating_add(1);
+                *raw = self.weight * *raw + (1.0 - self.weight) * x;
+                *raw / (1.0 - self.weight.powf(f64::from(*count)))
+            }
+            (None, None) => x,
+            (None, Some(v)) => self.weight * v + (1.0 - self.weight) * x,
         };
         self.value = Some(next);
         next
@@ -513,5 +533,20 @@ mod tests {
             .map(|entry| entry.expect("entry").file_name())
             .collect();
         assert_eq!(names, [METRICS_FILE], "no temporary file is left");
+    }
+
+    #[test]
+    fn a_debiased_average_is_not_pulled_toward_the_first_value() {
+        let mut plain = Ema::new(0.98);
+        let mut debiased = Ema::debiased(0.98);
+        assert!((debiased.push(2.0) - 2.0).abs() < 1e-12);
+        plain.push(2.0);
+        // fastai's AvgSmoothLoss: raw = 0.98 * 0.04 + 0.02 * 1, divided by 1 - 0.98^2.
+        let second = debiased.push(1.0);
+        assert!((second - (0.98 * 0.04 + 0.02) / (1.0 - 0.98f64.powi(2))).abs() < 1e-12);
+        assert!((second - 0.0592 / 0.0396).abs() < 1e-12);
+        // The plain one barely moves from its first value.
+        assert!((plain.push(1.0) - 1.98).abs() < 1e-12);
+        assert_eq!(debiased.get(), Some(second));
     }
 }

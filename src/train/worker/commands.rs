@@ -10,19 +10,33 @@ use crate::train::step::new_optimizer;
 use crate::train::{Command, Error, Event, FinishReason, PauseReason, SaveReason};
 
 impl Trainer {
-    /// Waits in the Ready state. Returns false if the front end went away or asked to stop.
-    pub(super) fn wait_for_start(&mut self) -> bool {
+    /// Waits in the Ready state, where a range test may run. Returns false if the front end went
+    /// away or asked to stop.
+    pub(super) fn wait_for_start(&mut self) -> Result<bool, Error> {
         loop {
-            match self.commands.recv() {
-                Ok(Command::Start | Command::Resume) => return true,
+            // Commands that came in during a range test wait in `pending`.
+            let command = match self.pending.pop_front() {
+                Some(command) => Ok(command),
+                None => self.commands.recv(),
+            };
+            match command {
+                Ok(Command::Start | Command::Resume) => return Ok(true),
                 Ok(Command::Stop) | Err(_) => {
                     self.emit(Event::Finished {
                         reason: FinishReason::Stopped,
                     });
-                    return false;
+                    return Ok(false);
                 }
                 Ok(Command::Reconfigure(new)) => self.reconfigure(&new),
-                Ok(Command::Pause | Command::Save) => {}
+                Ok(Command::FindLearningRate) => {
+                    if let Flow::Stop = self.range_test()? {
+                        self.emit(Event::Finished {
+                            reason: FinishReason::Stopped,
+                        });
+                        return Ok(false);
+                    }
+                }
+                Ok(Command::Pause | Command::Save | Command::CancelRangeTest) => {}
             }
         }
     }
@@ -56,7 +70,8 @@ impl Trainer {
                 Command::Save => {
                     self.save(SaveReason::Requested, None);
                 }
-                Command::Pause => {}
+                Command::Pause | Command::CancelRangeTest => {}
+                Command::FindLearningRate => self.no_range_test_now(),
             }
         }
     }
@@ -104,9 +119,20 @@ impl Trainer {
                     self.pause_for = None;
                 }
                 Command::Reconfigure(new) => self.reconfigure(&new),
-                Command::Pause | Command::Resume | Command::Start => {}
+                Command::FindLearningRate => self.no_range_test_now(),
+                Command::Pause | Command::Resume | Command::Start | Command::CancelRangeTest => {}
             }
         }
+    }
+
+    /// A range test asked for once training has started: it would test other weights than the
+    /// ones the run starts from, and nothing it found could change the run's past.
+    fn no_range_test_now(&self) {
+        self.emit(Event::Warning {
+            message:
+                "the learning-rate range test runs before training starts (Ready), not during a run"
+                    .to_string(),
+        });
     }
 
     /// Stops the training clock and shows the current weights' predictions.

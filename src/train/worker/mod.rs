@@ -7,6 +7,7 @@
 
 mod commands;
 mod opening;
+mod range_test;
 mod saving;
 mod startup;
 mod testing;
@@ -220,7 +221,7 @@ fn run(
     trainer.snapshot(Moment::Start {
         epoch_position: trainer.epoch_position(),
     })?;
-    if !autostart && !trainer.wait_for_start() {
+    if !autostart && !trainer.wait_for_start()? {
         return Ok(());
     }
     trainer.open_run()?;
@@ -368,18 +369,24 @@ impl Trainer {
         Ok(FinishReason::Completed)
     }
 
-    fn train_batch(&mut self, order: &[u32], batches_per_epoch: usize) -> Result<(), Error> {
+    /// One SGD step on batch `batch` of `epoch` (whose shuffled order is `order`) at
+    /// `learning_rate`, as training step `step`: the pipeline every step goes through, training
+    /// and range test alike. Returns the loss, the correct predictions and the batch's images.
+    fn step_on(
+        &mut self,
+        (order, epoch, batch): (&[u32], usize, usize),
+        step: u64,
+        learning_rate: f64,
+    ) -> (f64, u64, usize) {
         let t = &self.config.training;
-        let flip = t.flip.then_some((t.seed, self.epoch));
-        let started = Instant::now();
-        let host = batcher::gather(&self.data.train, order, self.batch, t.batch_size, flip);
+        let flip = t.flip.then_some((t.seed, epoch));
+        let host = batcher::gather(&self.data.train, order, batch, t.batch_size, flip);
         let images = host.len();
         // Dropout masks come from libtorch's global generator: reseed it per step so that a
         // resumed run draws the same masks as an uninterrupted one.
         self.device
-            .seed(t.seed ^ self.step.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            .seed(t.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let (inputs, labels) = self.transform.apply(host, &self.device);
-        let learning_rate = self.learning_rate();
         let outcome = training_step(
             self.model
                 .take()
@@ -391,7 +398,14 @@ impl Trainer {
             learning_rate,
         );
         self.model = Some(outcome.model);
-        let (loss_value, correct) = (outcome.loss, outcome.correct);
+        (outcome.loss, outcome.correct, images)
+    }
+
+    fn train_batch(&mut self, order: &[u32], batches_per_epoch: usize) -> Result<(), Error> {
+        let started = Instant::now();
+        let learning_rate = self.learning_rate();
+        let (loss_value, correct, images) =
+            self.step_on((order, self.epoch, self.batch), self.step, learning_rate);
         if !loss_value.is_finite() {
             self.diverged = true;
             self.history.elapsed_seconds = self.elapsed_seconds();

@@ -99,6 +99,9 @@ fn empty(frame: &mut Frame, area: Rect, block: Block, text: &str) {
 }
 
 pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
+    if let Some(range) = &app.range {
+        return super::range::range_test(range, frame, area);
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .title(title(app, " Training loss ".to_string()))
@@ -108,7 +111,10 @@ pub fn loss(app: &App, frame: &mut Frame, area: Rect) {
         ));
     if app.batch_loss.is_empty() && app.overlay.is_none() {
         let text = match &app.phase {
-            Phase::Ready => "Ready. Press s to start training.".to_string(),
+            Phase::Ready => {
+                "Ready. Press s to start training, or l to find the learning rate first."
+                    .to_string()
+            }
             Phase::Preparing(what) => format!("{what}..."),
             _ => "no batches yet".to_string(),
         };

@@ -26,6 +26,7 @@ mod charts;
 mod panels;
 mod picker;
 mod pictures;
+mod range;
 
 pub use pictures::grey;
 
@@ -192,6 +193,8 @@ const HELP: &[(&str, &str)] = &[
     ("s / Enter", "start training (or resume when paused)"),
     ("p / Space", "pause / resume between batches"),
     ("c", "save a checkpoint now"),
+    ("l", "before training: a learning-rate range test, drawn"),
+    ("", "live; Enter writes its pick into config.toml, Esc not"),
     (
         "v / Tab",
         "switch the right panel: layers / per-class results",

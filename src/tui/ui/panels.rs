@@ -93,7 +93,20 @@ fn precision_how(reason: &str) -> &'static str {
 
 pub fn footer(app: &App, frame: &mut Frame, area: Rect) {
     let keys: &[(&str, &str)] = match app.phase {
-        Phase::Ready => &[("s", "start"), ("q", "quit"), ("?", "help")],
+        Phase::Ready if app.range_result().is_some() => &[
+            ("Enter", "write the pick"),
+            ("Esc", "leave config.toml"),
+            ("s", "start"),
+            ("l", "again"),
+            ("q", "quit"),
+        ],
+        Phase::Ready => &[
+            ("s", "start"),
+            ("l", "find the learning rate"),
+            ("q", "quit"),
+            ("?", "help"),
+        ],
+        Phase::RangeTest => &[("Esc", "end the range test"), ("q", "quit"), ("?", "help")],
         Phase::Paused(_) => &[
             ("p", "resume"),
             ("c", "save"),
