@@ -1580,3 +1580,96 @@ fn esc_leaves_config_toml_alone_and_l_runs_only_in_ready() {
             .starts_with("the range test runs before training starts")
     }),);
 }
+
+/// How the help and the README name a key.
+fn key_names(key: alexnet_tui::tui::keys::Key) -> Vec<String> {
+    use alexnet_tui::tui::keys::Key;
+    match key {
+        Key::Control(c) => vec![format!("Ctrl-{}", c.to_ascii_uppercase())],
+        Key::Plain(KeyCode::Char(' ')) => vec!["Space".into()],
+        Key::Plain(KeyCode::Char(c)) => vec![c.to_string()],
+        Key::Plain(KeyCode::Enter) => vec!["Enter".into()],
+        Key::Plain(KeyCode::Esc) => vec!["Esc".into()],
+        Key::Plain(KeyCode::Tab) => vec!["Tab".into()],
+        Key::Plain(KeyCode::Left) => vec!["<-".into(), "Left".into()],
+        Key::Plain(KeyCode::Right) => vec!["->".into(), "Right".into()],
+        Key::Plain(KeyCode::Up) => vec!["Up".into()],
+        Key::Plain(KeyCode::Down) => vec!["Down".into()],
+        Key::Plain(KeyCode::PageUp) => vec!["PgUp".into()],
+        Key::Plain(KeyCode::PageDown) => vec!["PgDn".into()],
+        Key::Plain(KeyCode::Backspace) => vec!["Bksp".into()],
+        other => panic!("no name for {other:?}: name it here and in the help"),
+    }
+}
+
+#[test]
+fn every_key_the_dashboard_answers_is_in_its_help_and_every_live_setting_is_named() {
+    use alexnet_tui::tui::keys::{BINDINGS, Context};
+    let help = alexnet_tui::tui::ui::help_lines();
+    let words: Vec<String> = help
+        .iter()
+        .flat_map(|(label, line)| {
+            format!("{label} {line}")
+                .split([' ', ',', '(', ')', '/'])
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for binding in BINDINGS
+        .iter()
+        .filter(|b| matches!(b.context, Context::Dashboard | Context::Picker))
+    {
+        for &key in binding.keys {
+            assert!(
+                key_names(key).iter().any(|name| words.contains(name)),
+                "{:?} of `{}` is not in the help:\n{help:#?}",
+                key,
+                binding.label
+            );
+        }
+    }
+    let text = help
+        .iter()
+        .map(|(label, line)| format!("{label} {line}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for live in alexnet_tui::config::LIVE {
+        let (section, name) = live.key.split_once('.').expect("section.key");
+        assert!(
+            text.contains(name) || text.contains(&format!("[{section}]")),
+            "live key {} not named in the help:\n{text}",
+            live.key
+        );
+    }
+}
+
+#[test]
+fn the_readme_key_table_names_every_key_of_the_dashboard() {
+    use alexnet_tui::tui::keys::{BINDINGS, Context};
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let table: String = readme
+        .lines()
+        .skip_while(|line| !line.starts_with("| key | does |"))
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| line.split('|').nth(1).unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join(" / ");
+    assert!(!table.is_empty(), "README has no key table");
+    for binding in BINDINGS
+        .iter()
+        .filter(|b| b.context == Context::Dashboard && !b.help.is_empty())
+    {
+        for &key in binding.keys {
+            let named = key_names(key).iter().any(|name| {
+                table.contains(&format!("`{name}`"))
+                    || table.split([' ', '/']).any(|word| word == name)
+            });
+            assert!(
+                named,
+                "README's key table lacks {key:?} (`{}`): {table}",
+                binding.label
+            );
+        }
+    }
+}

@@ -15,7 +15,7 @@
 
 pub mod app;
 pub mod event;
-mod keys;
+pub mod keys;
 pub mod overlay;
 pub mod theme;
 pub mod ui;
