@@ -1,7 +1,7 @@
 //! `alexnet-tui plot runs/<run-id>`: a run's loss and accuracy curves as a PNG, drawn from its
 //! metrics.csv by [`crate::curves`], for those who would rather look than read. Two or more
 //! runs are drawn over each other in one picture, each named in the legend by its id and what
-//! sets it apart from the others ([`crate::runs::compare`]).
+//! sets it apart from the others ([`crate::runs::side_by_side`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::curves::{CURVES_FILE, CurvesError, Metrics, OverlayRun, plot_metrics, plot_overlay};
-use crate::runs::{RunsFolder, compare::compare, summarize};
+use crate::runs::{RunsFolder, side_by_side::compare, summarize};
 use crate::session::Error;
 use crate::train::metrics::METRICS_FILE;
 

@@ -1,7 +1,7 @@
 //! The runs under a checkpoint folder, as `runs`, `compare`, `plot` and `runs clean` see them:
 //! [`list`] and [`summarize`] say what each run folder holds and how it stands, [`resolve`] finds
-//! the run a person names, [`compare`] lines up two or more, [`clean`] plans what removing their
-//! checkpoints frees, [`standing`] says how one run stands against another.
+//! the run a person names, [`side_by_side`] lines up two or more, [`clean_plan`] plans what removing
+//! their checkpoints frees, [`standing`] says how one run stands against another.
 //!
 //! Everything here reads the small files of a run folder: run.json (written by runs of this
 //! version), and for runs of earlier versions their metrics.csv and config.toml (see
@@ -9,11 +9,11 @@
 //! hundred runs takes well under a second. A folder that cannot be read is one damaged run with
 //! its problem, never a reason to hide the others.
 
-pub mod clean;
-pub mod compare;
+pub mod clean_plan;
 mod disk;
 mod legacy;
 mod place;
+pub mod side_by_side;
 pub mod standing;
 mod words;
 
