@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::curves::{CURVES_FILE, CurvesError, Metrics, OverlayRun, plot_metrics, plot_overlay};
+use crate::curves::{CURVES_FILE, CurvesError, Metrics, PlottedRun, plot_metrics, plot_runs};
 use crate::runs::{RunsFolder, side_by_side::compare, summarize};
 use crate::session::Error;
 use crate::train::metrics::METRICS_FILE;
@@ -95,15 +95,15 @@ fn plot_several(args: &PlotArgs, names: &[String]) -> Result<PathBuf, Error> {
             .filter(|parent| ids.contains(&parent.run_id.as_str()))
             .map(|parent| parent.position)
     };
-    let drawn: Vec<OverlayRun> = runs
+    let drawn: Vec<PlottedRun> = runs
         .iter()
         .enumerate()
-        .map(|(index, (run, metrics))| OverlayRun {
+        .map(|(index, (run, metrics))| PlottedRun {
             legend: comparison.legend(index),
             metrics: metrics.clone(),
             branched_at: branched_at(run),
         })
         .collect();
-    plot_overlay(&drawn, &title, &out).map_err(|error| Error::Failed(error.to_string()))?;
+    plot_runs(&drawn, &title, &out).map_err(|error| Error::Failed(error.to_string()))?;
     Ok(out)
 }
