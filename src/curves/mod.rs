@@ -5,12 +5,12 @@
 //! share it.
 //!
 //! metrics.csv is read by its header, so any copy of it plots on its own. Files written before
-//! the `position` column existed (11 columns) are read by `legacy.rs`, which has to infer where
-//! each batch sits. A damaged file is a [`CurvesError`] naming the file and the line, never a
-//! panic.
+//! the `position` column existed (11 columns) are read by `old_metrics.rs`, which has to infer
+//! where each batch sits. A damaged file is a [`CurvesError`] naming the file and the line, never
+//! a panic.
 
 mod draw;
-mod legacy;
+mod old_metrics;
 mod range_test;
 mod read;
 mod several_runs;
@@ -120,8 +120,9 @@ impl Metrics {
             read::require(&header, &MetricsRow::COLUMNS).map_err(error)?;
             read::from_rows(read::rows(&mut reader, &header).map_err(error)?).map_err(error)?
         } else {
-            read::require(&header, &legacy::COLUMNS).map_err(error)?;
-            legacy::from_rows(read::rows(&mut reader, &header).map_err(error)?).map_err(error)?
+            read::require(&header, &old_metrics::COLUMNS).map_err(error)?;
+            old_metrics::from_rows(read::rows(&mut reader, &header).map_err(error)?)
+                .map_err(error)?
         };
         if metrics.batches.is_empty() && metrics.epochs.is_empty() && metrics.tests.is_empty() {
             return Err(CurvesError::Empty(path.to_path_buf()));

@@ -1,20 +1,20 @@
 //! The runs under a checkpoint folder, as `runs`, `compare`, `plot` and `runs clean` see them:
 //! [`list`] and [`summarize`] say what each run folder holds and how it stands, [`resolve`] finds
-//! the run a person names, [`side_by_side`] lines up two or more, [`clean_plan`] plans what removing
-//! their checkpoints frees, [`standing`] says how one run stands against another.
+//! the run a person names, [`side_by_side`] lines up two or more, [`clean_plan`] plans what
+//! removing their checkpoints frees, [`standing`] says how one run stands against another.
 //!
 //! Everything here reads the small files of a run folder: run.json (written by runs of this
 //! version), and for runs of earlier versions their metrics.csv and config.toml (see
-//! `legacy.rs`). A checkpoint is never opened (173 MB each, checksummed on read): listing a
+//! `unrecorded.rs`). A checkpoint is never opened (173 MB each, checksummed on read): listing a
 //! hundred runs takes well under a second. A folder that cannot be read is one damaged run with
 //! its problem, never a reason to hide the others.
 
 pub mod clean_plan;
 mod disk;
-mod legacy;
 mod place;
 pub mod side_by_side;
 pub mod standing;
+mod unrecorded;
 mod words;
 
 use std::path::{Path, PathBuf};
@@ -274,7 +274,7 @@ pub fn summarize(dir: &Path) -> RunSummary {
     };
     match RunRecord::read(dir) {
         Ok(Some(record)) => from_record(&mut summary, record, lock),
-        Ok(None) => legacy::fill(&mut summary, lock),
+        Ok(None) => unrecorded::fill(&mut summary, lock),
         Err(error) => {
             summary.state = RunState::Damaged;
             summary.problem = Some(error.to_string());
