@@ -15,8 +15,8 @@ use crate::train::metrics::METRICS_FILE;
 
 #[derive(Debug, Clone, Args)]
 pub struct PlotArgs {
-    /// A run: its folder (runs/<run-id>), a metrics.csv file, its run id, or "latest". Name two
-    /// or more to draw them in one picture.
+    /// A run: its folder (runs/<run-id>), a metrics.csv file, its run id, or "latest" (the run
+    /// started last). Name two or more to draw them in one picture.
     #[arg(value_name = "RUN", required = true)]
     pub runs: Vec<String>,
     /// The PNG to write (default: curves.png next to metrics.csv for one run;

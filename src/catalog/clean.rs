@@ -15,7 +15,7 @@ use crate::units;
 
 #[derive(Debug, Clone, Args)]
 pub struct CleanArgs {
-    /// Runs to clean: run ids, run folders, or "latest".
+    /// Runs to clean: run ids, run folders, or "latest" (the run started last).
     #[arg(value_name = "RUN")]
     pub runs: Vec<String>,
     /// Only runs last written longer ago than this (e.g. 7d, 12h, 2w); alone, every such run.

@@ -17,7 +17,7 @@ use super::{output, table};
 
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// Two or more runs: run ids, run folders, or "latest".
+    /// Two or more runs: run ids, run folders, or "latest" (the run started last).
     #[arg(value_name = "RUN", num_args = 2.., required = true)]
     pub runs: Vec<String>,
     #[command(flatten)]

@@ -321,15 +321,11 @@ fn from_record(summary: &mut RunSummary, record: RunRecord, lock: LockState) {
     summary.record = Some(record);
 }
 
-/// The run folder `name` stands for: a run id under `root`, a folder path, or `latest` (the
-/// newest run under `root`).
+/// The run folder `name` stands for: a run id under `root`, a folder path, or `latest`
+/// ([`newest`]).
 pub fn resolve(root: &Path, name: &str) -> Result<PathBuf, RunsError> {
     if name == "latest" {
-        return list(root)?
-            .into_iter()
-            .next()
-            .map(|run| run.dir)
-            .ok_or_else(|| RunsError::NoRuns(root.to_path_buf()));
+        return newest(root);
     }
     let as_path = Path::new(name);
     // A bare id is looked up under root first: `runs/x` and a folder `x` in the current folder
@@ -363,6 +359,18 @@ pub fn resolve(root: &Path, name: &str) -> Result<PathBuf, RunsError> {
         root: root.to_path_buf(),
         nearest: words::nearest(name, &ids, 3),
     })
+}
+
+/// The newest run under `root`: the one started last (the first [`list`] gives). This is what
+/// `latest` names where a run is asked for (`compare`, `plot`, `runs clean`, `--compare`). Where
+/// a checkpoint is asked for, `latest` is [`checkpoint::newest_unheld`] instead: the most
+/// recently written checkpoint of a run no other process holds, which may be another run's.
+pub fn newest(root: &Path) -> Result<PathBuf, RunsError> {
+    list(root)?
+        .into_iter()
+        .next()
+        .map(|run| run.dir)
+        .ok_or_else(|| RunsError::NoRuns(root.to_path_buf()))
 }
 
 /// The checkpoint files of a run, oldest step first (names only: none is opened).
