@@ -20,7 +20,7 @@ use alexnet_tui::train::{
     Command, Event, FinishReason, PauseReason, ReadyInfo, SaveFailure, SaveReason, SavedFile,
 };
 use alexnet_tui::tui::app::{Action, App, BodyView, Confirm, Effect, Msg, Phase, Reloaded};
-use alexnet_tui::tui::overlay;
+use alexnet_tui::tui::picker;
 use alexnet_tui::tui::ui;
 use alexnet_tui::tui::ui::grey;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -1033,7 +1033,7 @@ fn carry_out(app: &mut App, effects: Vec<Effect>) {
         let root = PathBuf::from(&app.config.checkpoint.dir);
         match effect {
             Effect::ListRuns => {
-                let listed = overlay::list_runs(&root, &app.config);
+                let listed = picker::list_runs(&root, &app.config);
                 let more = app.update(Msg::Runs(listed));
                 carry_out(app, more);
             }
@@ -1065,7 +1065,7 @@ fn choose(app: &mut App, id: &str) {
     let at = app
         .picker_rows(&picker)
         .iter()
-        .position(|row| matches!(row, overlay::Row::Run { run, .. } if run.summary.id == id))
+        .position(|row| matches!(row, picker::Row::Run { run, .. } if run.summary.id == id))
         .expect("listed");
     for _ in 0..at {
         app.update(key(KeyCode::Down));
@@ -1173,7 +1173,7 @@ fn an_overlay_is_drawn_behind_the_live_run_and_compared_with_it() {
     let picker = app.picker.clone().expect("open");
     assert!(matches!(
         app.picker_rows(&picker)[picker.selected],
-        overlay::Row::Run { run, .. } if run.summary.id == EARLIER
+        picker::Row::Run { run, .. } if run.summary.id == EARLIER
     ));
     assert!(render(&app, 120, 36).contains("shown"));
     // "none" clears it.

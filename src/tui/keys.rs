@@ -6,7 +6,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{Action, App, BodyView, Confirm, Effect, Phase, SideView};
-use super::overlay::{Picker, Row};
+use super::picker::{Picker, Row};
 use crate::report::{Level, Line};
 use crate::runs::standing::RunRef;
 use crate::train::Command;

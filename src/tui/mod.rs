@@ -16,7 +16,7 @@
 pub mod app;
 pub mod event;
 pub mod keys;
-pub mod overlay;
+pub mod picker;
 pub mod theme;
 pub mod ui;
 
