@@ -95,8 +95,9 @@ impl Steering {
         Vec::new()
     }
 
-    /// A stop was asked for by the person (keys, Ctrl-C).
-    pub fn stopping(&mut self) {
+    /// Notes that Stop was sent to the worker (a key, a signal): a failed save from now on
+    /// cannot pause anything.
+    pub fn note_stop_requested(&mut self) {
         self.stopping = true;
     }
 
@@ -201,7 +202,7 @@ impl Controller {
     /// Sends a command to the worker (ignored once it has ended).
     pub fn send(&mut self, command: Command) {
         if command == Command::Stop {
-            self.steering.stopping();
+            self.steering.note_stop_requested();
         }
         let _ = self.commands.send(command);
     }

@@ -32,7 +32,8 @@ pub struct SummaryArgs {
 pub struct EvalArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// A checkpoint file, or "latest".
+    /// A checkpoint file, or "latest": the most recently written checkpoint of any run under
+    /// checkpoint.dir that no other process holds.
     #[arg(long, value_name = "PATH|latest")]
     pub checkpoint: String,
     /// Print one JSON object instead of tables.
@@ -48,7 +49,8 @@ pub struct EvalArgs {
 pub struct ExportArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// A checkpoint file, or "latest".
+    /// A checkpoint file, or "latest": the most recently written checkpoint of any run under
+    /// checkpoint.dir that no other process holds.
     #[arg(long, value_name = "PATH|latest")]
     pub checkpoint: String,
     /// The safetensors file to write.

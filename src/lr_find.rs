@@ -29,8 +29,9 @@ use crate::train::{Command, Event};
 pub struct LrFindArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// Test from this checkpoint's weights and optimizer state (a path, or "latest") instead of
-    /// a new run's initial weights; its run is left as it is.
+    /// Test from this checkpoint's weights and optimizer state instead of a new run's initial
+    /// weights; its run is left as it is. A path, or "latest": the most recently written
+    /// checkpoint of any run under checkpoint.dir that no other process holds.
     #[arg(long, value_name = "PATH|latest")]
     pub resume: Option<String>,
     /// Write the pick into the config file as training.learning_rate, keeping its comments.

@@ -1,22 +1,22 @@
 //! `alexnet-tui plot runs/<run-id>`: a run's loss and accuracy curves as a PNG, drawn from its
 //! metrics.csv by [`crate::curves`], for those who would rather look than read. Two or more
 //! runs are drawn over each other in one picture, each named in the legend by its id and what
-//! sets it apart from the others ([`crate::runs::compare`]).
+//! sets it apart from the others ([`crate::runs::side_by_side`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::curves::{CURVES_FILE, CurvesError, Metrics, OverlayRun, plot_metrics, plot_overlay};
-use crate::runs::{RunsFolder, compare::compare, summarize};
+use crate::curves::{CURVES_FILE, CurvesError, Metrics, PlottedRun, plot_metrics, plot_runs};
+use crate::runs::{RunsFolder, side_by_side::compare, summarize};
 use crate::session::Error;
 use crate::train::metrics::METRICS_FILE;
 
 #[derive(Debug, Clone, Args)]
 pub struct PlotArgs {
-    /// A run: its folder (runs/<run-id>), a metrics.csv file, its run id, or "latest". Name two
-    /// or more to draw them in one picture.
+    /// A run: its folder (runs/<run-id>), a metrics.csv file, its run id, or "latest" (the run
+    /// started last). Name two or more to draw them in one picture.
     #[arg(value_name = "RUN", required = true)]
     pub runs: Vec<String>,
     /// The PNG to write (default: curves.png next to metrics.csv for one run;
@@ -95,15 +95,15 @@ fn plot_several(args: &PlotArgs, names: &[String]) -> Result<PathBuf, Error> {
             .filter(|parent| ids.contains(&parent.run_id.as_str()))
             .map(|parent| parent.position)
     };
-    let drawn: Vec<OverlayRun> = runs
+    let drawn: Vec<PlottedRun> = runs
         .iter()
         .enumerate()
-        .map(|(index, (run, metrics))| OverlayRun {
+        .map(|(index, (run, metrics))| PlottedRun {
             legend: comparison.legend(index),
             metrics: metrics.clone(),
             branched_at: branched_at(run),
         })
         .collect();
-    plot_overlay(&drawn, &title, &out).map_err(|error| Error::Failed(error.to_string()))?;
+    plot_runs(&drawn, &title, &out).map_err(|error| Error::Failed(error.to_string()))?;
     Ok(out)
 }

@@ -31,7 +31,8 @@ use crate::session::{self, ConfigArgs, Error};
 pub struct PredictArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// A checkpoint file, or "latest".
+    /// A checkpoint file, or "latest": the most recently written checkpoint of any run under
+    /// checkpoint.dir that no other process holds.
     #[arg(long, value_name = "PATH|latest")]
     pub checkpoint: String,
     /// PNG or JPEG files, of any size.

@@ -62,7 +62,8 @@ pub fn precision_parser() -> impl TypedValueParser<Value = Precision> {
 pub struct TrainArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// Continue a run from a checkpoint file, or from the newest one with "latest".
+    /// Continue a run from a checkpoint file, or with "latest" from the most recently written
+    /// checkpoint of any run under checkpoint.dir that no other process holds.
     #[arg(long, value_name = "PATH|latest")]
     pub resume: Option<String>,
     /// Print progress lines instead of opening the dashboard.
@@ -78,8 +79,8 @@ pub struct TrainArgs {
     /// leaving the checkpoint's run as it is; the new run records it as its parent.
     #[arg(long, requires = "resume")]
     pub branch: bool,
-    /// In the dashboard, draw this earlier run's curves behind the live ones (a run id, a run
-    /// folder, or "latest").
+    /// In the dashboard, draw this earlier run's curves behind the live ones: a run id, a run
+    /// folder, or "latest" (the run under checkpoint.dir started last).
     #[arg(long, value_name = "RUN")]
     pub compare: Option<String>,
 }
@@ -154,15 +155,16 @@ pub fn prepare(args: &TrainArgs) -> Result<Prepared, Error> {
     })
 }
 
-/// Reads the checkpoint named by a path or `latest` (the newest under the config's checkpoint
-/// folder). `flag` names the option in messages.
+/// Reads the checkpoint named by a path or `latest` (the most recently written checkpoint of a
+/// run under the config's checkpoint folder that no other process holds:
+/// [`checkpoint::newest_unheld`]). `flag` names the option in messages.
 pub fn read_checkpoint(
     flag: &str,
     which: &str,
     config: &Config,
 ) -> Result<(PathBuf, Checkpoint), Error> {
     let path = if which == "latest" {
-        checkpoint::latest(Path::new(&config.checkpoint.dir))
+        checkpoint::newest_unheld(Path::new(&config.checkpoint.dir))
             .map_err(|error| Error::Usage(format!("{flag} latest: {error}; start a run first")))?
     } else {
         PathBuf::from(which)

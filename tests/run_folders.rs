@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use alexnet_tui::config::{Change, Config};
 use alexnet_tui::curves::{Metrics, TestRow};
-use alexnet_tui::runs::clean::{execute, plan};
-use alexnet_tui::runs::compare::compare;
+use alexnet_tui::runs::clean_plan::{execute, plan};
+use alexnet_tui::runs::side_by_side::compare;
 use alexnet_tui::runs::{RunState, RunsError, list, resolve, summarize};
 use alexnet_tui::train::lock::{self, Phase};
 use alexnet_tui::train::metrics::{METRICS_FILE, MetricsRow};

@@ -729,7 +729,7 @@ fn a_short_bf16_run_learns_far_above_chance() {
         accuracy > 0.5,
         "test accuracy {accuracy:.3} after a bf16 run (chance is 0.1)"
     );
-    let path = checkpoint::latest(runs.path()).expect("a checkpoint");
+    let path = checkpoint::newest_unheld(runs.path()).expect("a checkpoint");
     let saved = Checkpoint::read(&path).expect("checkpoint reads");
     assert_eq!(saved.meta.config.training.precision, Precision::Bf16);
     let model = checkpoint::model_from_bytes(

@@ -20,7 +20,7 @@ use alexnet_tui::train::{
     Command, Event, FinishReason, PauseReason, ReadyInfo, SaveFailure, SaveReason, SavedFile,
 };
 use alexnet_tui::tui::app::{Action, App, BodyView, Confirm, Effect, Msg, Phase, Reloaded};
-use alexnet_tui::tui::overlay;
+use alexnet_tui::tui::picker;
 use alexnet_tui::tui::ui;
 use alexnet_tui::tui::ui::grey;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -1033,7 +1033,7 @@ fn carry_out(app: &mut App, effects: Vec<Effect>) {
         let root = PathBuf::from(&app.config.checkpoint.dir);
         match effect {
             Effect::ListRuns => {
-                let listed = overlay::list_runs(&root, &app.config);
+                let listed = picker::list_runs(&root, &app.config);
                 let more = app.update(Msg::Runs(listed));
                 carry_out(app, more);
             }
@@ -1065,7 +1065,7 @@ fn choose(app: &mut App, id: &str) {
     let at = app
         .picker_rows(&picker)
         .iter()
-        .position(|row| matches!(row, overlay::Row::Run { run, .. } if run.summary.id == id))
+        .position(|row| matches!(row, picker::Row::Run { run, .. } if run.summary.id == id))
         .expect("listed");
     for _ in 0..at {
         app.update(key(KeyCode::Down));
@@ -1173,7 +1173,7 @@ fn an_overlay_is_drawn_behind_the_live_run_and_compared_with_it() {
     let picker = app.picker.clone().expect("open");
     assert!(matches!(
         app.picker_rows(&picker)[picker.selected],
-        overlay::Row::Run { run, .. } if run.summary.id == EARLIER
+        picker::Row::Run { run, .. } if run.summary.id == EARLIER
     ));
     assert!(render(&app, 120, 36).contains("shown"));
     // "none" clears it.
@@ -1579,4 +1579,97 @@ fn esc_leaves_config_toml_alone_and_l_runs_only_in_ready() {
         m.text
             .starts_with("the range test runs before training starts")
     }),);
+}
+
+/// How the help and the README name a key.
+fn key_names(key: alexnet_tui::tui::keys::Key) -> Vec<String> {
+    use alexnet_tui::tui::keys::Key;
+    match key {
+        Key::Control(c) => vec![format!("Ctrl-{}", c.to_ascii_uppercase())],
+        Key::Plain(KeyCode::Char(' ')) => vec!["Space".into()],
+        Key::Plain(KeyCode::Char(c)) => vec![c.to_string()],
+        Key::Plain(KeyCode::Enter) => vec!["Enter".into()],
+        Key::Plain(KeyCode::Esc) => vec!["Esc".into()],
+        Key::Plain(KeyCode::Tab) => vec!["Tab".into()],
+        Key::Plain(KeyCode::Left) => vec!["<-".into(), "Left".into()],
+        Key::Plain(KeyCode::Right) => vec!["->".into(), "Right".into()],
+        Key::Plain(KeyCode::Up) => vec!["Up".into()],
+        Key::Plain(KeyCode::Down) => vec!["Down".into()],
+        Key::Plain(KeyCode::PageUp) => vec!["PgUp".into()],
+        Key::Plain(KeyCode::PageDown) => vec!["PgDn".into()],
+        Key::Plain(KeyCode::Backspace) => vec!["Bksp".into()],
+        other => panic!("no name for {other:?}: name it here and in the help"),
+    }
+}
+
+#[test]
+fn every_key_the_dashboard_answers_is_in_its_help_and_every_live_setting_is_named() {
+    use alexnet_tui::tui::keys::{BINDINGS, Context};
+    let help = alexnet_tui::tui::ui::help_lines();
+    let words: Vec<String> = help
+        .iter()
+        .flat_map(|(label, line)| {
+            format!("{label} {line}")
+                .split([' ', ',', '(', ')', '/'])
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for binding in BINDINGS
+        .iter()
+        .filter(|b| matches!(b.context, Context::Dashboard | Context::Picker))
+    {
+        for &key in binding.keys {
+            assert!(
+                key_names(key).iter().any(|name| words.contains(name)),
+                "{:?} of `{}` is not in the help:\n{help:#?}",
+                key,
+                binding.label
+            );
+        }
+    }
+    let text = help
+        .iter()
+        .map(|(label, line)| format!("{label} {line}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for live in alexnet_tui::config::LIVE {
+        let (section, name) = live.key.split_once('.').expect("section.key");
+        assert!(
+            text.contains(name) || text.contains(&format!("[{section}]")),
+            "live key {} not named in the help:\n{text}",
+            live.key
+        );
+    }
+}
+
+#[test]
+fn the_readme_key_table_names_every_key_of_the_dashboard() {
+    use alexnet_tui::tui::keys::{BINDINGS, Context};
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let table: String = readme
+        .lines()
+        .skip_while(|line| !line.starts_with("| key | does |"))
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| line.split('|').nth(1).unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join(" / ");
+    assert!(!table.is_empty(), "README has no key table");
+    for binding in BINDINGS
+        .iter()
+        .filter(|b| b.context == Context::Dashboard && !b.help.is_empty())
+    {
+        for &key in binding.keys {
+            let named = key_names(key).iter().any(|name| {
+                table.contains(&format!("`{name}`"))
+                    || table.split([' ', '/']).any(|word| word == name)
+            });
+            assert!(
+                named,
+                "README's key table lacks {key:?} (`{}`): {table}",
+                binding.label
+            );
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! `runs clean`: what would go, asked for, then deleted.
+//! `runs clean`: what would go (planned by [`crate::runs::clean_plan`]), asked for, then
+//! deleted.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -7,14 +8,14 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 
-use crate::runs::clean::{self, CleanPlan};
+use crate::runs::clean_plan::{self, CleanPlan};
 use crate::runs::{RunSummary, RunsFolder, list, runs_error, summarize};
 use crate::session::Error;
 use crate::units;
 
 #[derive(Debug, Clone, Args)]
 pub struct CleanArgs {
-    /// Runs to clean: run ids, run folders, or "latest".
+    /// Runs to clean: run ids, run folders, or "latest" (the run started last).
     #[arg(value_name = "RUN")]
     pub runs: Vec<String>,
     /// Only runs last written longer ago than this (e.g. 7d, 12h, 2w); alone, every such run.
@@ -64,7 +65,7 @@ pub(super) fn run_clean(args: &CleanArgs) -> Result<ExitCode, Error> {
         let root = args.folder.root()?;
         list(&root).map_err(runs_error)?
     };
-    let plan = clean::plan(&runs, named, older_than, SystemTime::now());
+    let plan = clean_plan::plan(&runs, named, older_than, SystemTime::now());
     print!("{}", plan_text(&plan));
     if plan.files.is_empty() {
         println!("nothing to delete");
@@ -74,7 +75,7 @@ pub(super) fn run_clean(args: &CleanArgs) -> Result<ExitCode, Error> {
         println!("nothing deleted");
         return Ok(ExitCode::SUCCESS);
     }
-    let cleaned = clean::execute(&plan);
+    let cleaned = clean_plan::execute(&plan);
     for skipped in &cleaned.skipped {
         println!("skipped {}: {}", skipped.run_id, skipped.reason);
     }

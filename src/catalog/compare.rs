@@ -1,11 +1,12 @@
-//! `compare`: two or more runs side by side.
+//! `compare`: two or more runs side by side, as [`crate::runs::side_by_side`] lines them up,
+//! printed as a table.
 
 use std::process::ExitCode;
 
 use clap::Args;
 
 use crate::curves::Metrics;
-use crate::runs::compare::{Comparison, compare};
+use crate::runs::side_by_side::{Comparison, compare};
 use crate::runs::{RunSummary, RunsFolder, started_text, summarize};
 use crate::session::Error;
 use crate::train::metrics::METRICS_FILE;
@@ -16,7 +17,7 @@ use super::{output, table};
 
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// Two or more runs: run ids, run folders, or "latest".
+    /// Two or more runs: run ids, run folders, or "latest" (the run started last).
     #[arg(value_name = "RUN", num_args = 2.., required = true)]
     pub runs: Vec<String>,
     #[command(flatten)]
@@ -126,7 +127,7 @@ fn comparison_text(comparison: &Comparison) -> String {
         },
         Vec::new(),
     );
-    let column = |f: &dyn Fn(&crate::runs::compare::Column) -> String| -> Vec<String> {
+    let column = |f: &dyn Fn(&crate::runs::side_by_side::Column) -> String| -> Vec<String> {
         comparison.columns.iter().map(f).collect()
     };
     row("  best", column(&|c| mark_text(c.run.best)));

@@ -1,7 +1,7 @@
-//! `alexnet-tui runs`, `runs clean` and `compare`: the runs under the checkpoint folder as a
-//! table (or JSON for scripts; `listing.rs`), their checkpoints removed to free disk (`clean.rs`),
-//! and two or more runs side by side (`compare.rs`). What is computed is [`crate::runs`]'s; this
-//! module words and prints it.
+//! `alexnet-tui runs`, `runs clean` and `compare`, one file each: the runs under the checkpoint
+//! folder as a table (or JSON for scripts; `listing.rs`), their checkpoints removed to free disk
+//! (`clean.rs`), and two or more runs side by side (`compare.rs`). What is computed is
+//! [`crate::runs`]'s (`clean_plan.rs`, `side_by_side.rs`); this module words and prints it.
 
 mod clean;
 mod compare;

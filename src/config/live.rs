@@ -230,9 +230,16 @@ impl Config {
 /// `section.key = value` for every setting, in a fixed order.
 fn flatten(config: &Config) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let Ok(table) = toml::Table::try_from(config) else {
+    let Ok(mut table) = toml::Table::try_from(config) else {
         return out;
     };
+    // [lr_find] is left out of what is written while it has its defaults (see
+    // `Config::lr_find`); comparing two configs needs every key on both sides.
+    if !table.contains_key("lr_find")
+        && let Ok(lr_find) = toml::Value::try_from(&config.lr_find)
+    {
+        table.insert("lr_find".to_string(), lr_find);
+    }
     for (section, value) in &table {
         match value {
             toml::Value::Table(inner) => {
@@ -249,6 +256,31 @@ fn flatten(config: &Config) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lr_find_is_written_only_when_set_and_its_edits_are_still_seen() {
+        let base = Config::default();
+        let written = toml::to_string(&base).expect("serializes");
+        assert!(!written.contains("lr_find"), "{written}");
+        let mut edited = base.clone();
+        edited.lr_find.steps = 40;
+        assert!(
+            toml::to_string(&edited)
+                .expect("serializes")
+                .contains("[lr_find]")
+        );
+        let diff = base.diff(&edited);
+        assert_eq!(
+            diff.live,
+            vec![Change {
+                key: "lr_find.steps".to_string(),
+                old: "100".to_string(),
+                new: "40".to_string(),
+            }]
+        );
+        assert!(Config::keys().contains(&"lr_find.steps".to_string()));
+        assert_eq!(edited.diff(&base).live.len(), 1);
+    }
 
     #[test]
     fn every_live_key_names_a_setting_and_copies_only_itself() {

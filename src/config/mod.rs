@@ -35,6 +35,10 @@ pub struct Config {
     pub training: TrainingConfig,
     pub checkpoint: CheckpointConfig,
     pub ui: UiConfig,
+    /// Left out of what is written (run.json, a checkpoint's config, a run's config.toml) while
+    /// it has its defaults: the range test never shapes a run, and files written before the
+    /// section existed stay byte for byte what a run writes again.
+    #[serde(skip_serializing_if = "LrFindConfig::is_default")]
     pub lr_find: LrFindConfig,
 }
 
@@ -205,6 +209,12 @@ pub struct LrFindConfig {
     pub end: f64,
     /// Batches from `start` to `end` (fewer when the loss blows up first).
     pub steps: usize,
+}
+
+impl LrFindConfig {
+    fn is_default(&self) -> bool {
+        *self == LrFindConfig::default()
+    }
 }
 
 impl Default for Config {

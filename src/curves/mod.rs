@@ -1,18 +1,19 @@
 //! A run's loss and accuracy curves: [`Metrics`] reads a metrics.csv, [`render`] draws it, and
-//! [`write_run_plot`] puts the picture next to the file as `curves.png`; [`plot_range_test`]
-//! draws a learning-rate range test's curve. The `plot` command and
-//! the front ends (which draw a finished run's curves) share it.
+//! [`write_run_plot`] puts the picture next to the file as `curves.png`; [`plot_runs`] draws
+//! several runs in one picture (`several_runs.rs`), [`plot_range_test`] a learning-rate range
+//! test's curve. The `plot` command and the front ends (which draw a finished run's curves)
+//! share it.
 //!
 //! metrics.csv is read by its header, so any copy of it plots on its own. Files written before
-//! the `position` column existed (11 columns) are read by `legacy.rs`, which has to infer where
-//! each batch sits. A damaged file is a [`CurvesError`] naming the file and the line, never a
-//! panic.
+//! the `position` column existed (11 columns) are read by `old_metrics.rs`, which has to infer
+//! where each batch sits. A damaged file is a [`CurvesError`] naming the file and the line, never
+//! a panic.
 
 mod draw;
-mod legacy;
-mod overlay;
+mod old_metrics;
 mod range_test;
 mod read;
+mod several_runs;
 
 use std::path::{Path, PathBuf};
 
@@ -21,8 +22,8 @@ use thiserror::Error;
 use crate::train::metrics::{METRICS_FILE, MetricsRow};
 
 pub use draw::{PLOT_SIZE, render};
-pub use overlay::{OverlayRun, plot_overlay, render_overlay};
 pub use range_test::{plot_range_test, render_range_test};
+pub use several_runs::{PlottedRun, plot_runs, render_runs};
 
 /// The file a finished run's curves are written to, next to its metrics.csv.
 pub const CURVES_FILE: &str = "curves.png";
@@ -119,8 +120,9 @@ impl Metrics {
             read::require(&header, &MetricsRow::COLUMNS).map_err(error)?;
             read::from_rows(read::rows(&mut reader, &header).map_err(error)?).map_err(error)?
         } else {
-            read::require(&header, &legacy::COLUMNS).map_err(error)?;
-            legacy::from_rows(read::rows(&mut reader, &header).map_err(error)?).map_err(error)?
+            read::require(&header, &old_metrics::COLUMNS).map_err(error)?;
+            old_metrics::from_rows(read::rows(&mut reader, &header).map_err(error)?)
+                .map_err(error)?
         };
         if metrics.batches.is_empty() && metrics.epochs.is_empty() && metrics.tests.is_empty() {
             return Err(CurvesError::Empty(path.to_path_buf()));

@@ -8,7 +8,8 @@ use super::Line;
 use crate::config::Schedule;
 use crate::train::range_test::{
     DIVERGENCE, Method, RangeEnd, RangePoint, RangeSettings, RangeTest, Suggestion, Suggestions,
-    round_rate, suggest::SKIP_END,
+    round_rate,
+    suggest::{LEAST_FALL, SKIP_END},
 };
 
 /// A learning rate as the range test shows it: two significant digits, as config.toml gets it.
@@ -54,6 +55,9 @@ pub fn tested(test: &RangeTest, schedule: Schedule) -> Vec<Line> {
             lines.push(Line::info(suggestion_line(method, &suggestion)));
         }
     }
+    if test.suggestions.fall < LEAST_FALL {
+        lines.push(Line::warning(plateau(test)));
+    }
     lines.push(Line::info(format!(
         "the pick, {} {}, is what goes into config.toml as training.learning_rate{}",
         Suggestions::PICK.name(),
@@ -87,6 +91,15 @@ fn ending(test: &RangeTest) -> String {
         ),
         RangeEnd::Cancelled => format!("range test cancelled after {batches} batches"),
     }
+}
+
+/// A curve that barely fell: the suggestions read the noise of a plateau.
+fn plateau(test: &RangeTest) -> String {
+    format!(
+        "a plateau: the smoothed loss fell only {:.1}% (a descent falls {:.0}% or more), so both suggestions sit on noise; from fresh weights AlexNet stays near the loss of chance for its first hundred or so steps. Keep your rate unless the curve says otherwise, or test from a checkpoint a little way into training (--resume)",
+        test.suggestions.fall * 100.0,
+        LEAST_FALL * 100.0
+    )
 }
 
 /// One suggestion and what it means.

@@ -1,20 +1,20 @@
 //! The runs under a checkpoint folder, as `runs`, `compare`, `plot` and `runs clean` see them:
 //! [`list`] and [`summarize`] say what each run folder holds and how it stands, [`resolve`] finds
-//! the run a person names, [`compare`] lines up two or more, [`clean`] plans what removing their
-//! checkpoints frees, [`standing`] says how one run stands against another.
+//! the run a person names, [`side_by_side`] lines up two or more, [`clean_plan`] plans what
+//! removing their checkpoints frees, [`standing`] says how one run stands against another.
 //!
 //! Everything here reads the small files of a run folder: run.json (written by runs of this
 //! version), and for runs of earlier versions their metrics.csv and config.toml (see
-//! `legacy.rs`). A checkpoint is never opened (173 MB each, checksummed on read): listing a
+//! `unrecorded.rs`). A checkpoint is never opened (173 MB each, checksummed on read): listing a
 //! hundred runs takes well under a second. A folder that cannot be read is one damaged run with
 //! its problem, never a reason to hide the others.
 
-pub mod clean;
-pub mod compare;
+pub mod clean_plan;
 mod disk;
-mod legacy;
 mod place;
+pub mod side_by_side;
 pub mod standing;
+mod unrecorded;
 mod words;
 
 use std::path::{Path, PathBuf};
@@ -274,7 +274,7 @@ pub fn summarize(dir: &Path) -> RunSummary {
     };
     match RunRecord::read(dir) {
         Ok(Some(record)) => from_record(&mut summary, record, lock),
-        Ok(None) => legacy::fill(&mut summary, lock),
+        Ok(None) => unrecorded::fill(&mut summary, lock),
         Err(error) => {
             summary.state = RunState::Damaged;
             summary.problem = Some(error.to_string());
@@ -321,15 +321,11 @@ fn from_record(summary: &mut RunSummary, record: RunRecord, lock: LockState) {
     summary.record = Some(record);
 }
 
-/// The run folder `name` stands for: a run id under `root`, a folder path, or `latest` (the
-/// newest run under `root`).
+/// The run folder `name` stands for: a run id under `root`, a folder path, or `latest`
+/// ([`newest`]).
 pub fn resolve(root: &Path, name: &str) -> Result<PathBuf, RunsError> {
     if name == "latest" {
-        return list(root)?
-            .into_iter()
-            .next()
-            .map(|run| run.dir)
-            .ok_or_else(|| RunsError::NoRuns(root.to_path_buf()));
+        return newest(root);
     }
     let as_path = Path::new(name);
     // A bare id is looked up under root first: `runs/x` and a folder `x` in the current folder
@@ -363,6 +359,18 @@ pub fn resolve(root: &Path, name: &str) -> Result<PathBuf, RunsError> {
         root: root.to_path_buf(),
         nearest: words::nearest(name, &ids, 3),
     })
+}
+
+/// The newest run under `root`: the one started last (the first [`list`] gives). This is what
+/// `latest` names where a run is asked for (`compare`, `plot`, `runs clean`, `--compare`). Where
+/// a checkpoint is asked for, `latest` is [`checkpoint::newest_unheld`] instead: the most
+/// recently written checkpoint of a run no other process holds, which may be another run's.
+pub fn newest(root: &Path) -> Result<PathBuf, RunsError> {
+    list(root)?
+        .into_iter()
+        .next()
+        .map(|run| run.dir)
+        .ok_or_else(|| RunsError::NoRuns(root.to_path_buf()))
 }
 
 /// The checkpoint files of a run, oldest step first (names only: none is opened).

@@ -39,7 +39,7 @@ impl RunsFolder {
         Ok(PathBuf::from(config.checkpoint.dir))
     }
 
-    /// The run folder `name` stands for (a run id, a folder, or `latest`).
+    /// The run folder `name` stands for (a run id, a folder, or `latest`: [`super::newest`]).
     pub fn resolve(&self, name: &str) -> Result<PathBuf, Error> {
         let path = Path::new(name);
         if name != "latest" && path.components().count() > 1 && path.is_dir() {

@@ -23,7 +23,7 @@ pub enum RunRef {
         id: String,
         dir: PathBuf,
     },
-    /// `--compare`: a run id, a run folder, or "latest".
+    /// `--compare`: a run id, a run folder, or "latest" ([`super::newest`]).
     Named(String),
 }
 

@@ -284,7 +284,11 @@ pub fn is_checkpoint(path: &Path) -> bool {
 /// The most recently written checkpoint in any run under `runs_dir` that no other process holds
 /// (a run's lock, see [`super::lock`]). Run folders reached through a link are passed over: a
 /// resume writes into the run's folder, which belongs where it is.
-pub fn latest(runs_dir: &Path) -> Result<PathBuf, CheckpointError> {
+///
+/// This is what `latest` names where a checkpoint is asked for (`--resume latest`,
+/// `--checkpoint latest`). Where a run is asked for, `latest` is the run started last
+/// (`runs::newest`), which need not be the run this checkpoint belongs to.
+pub fn newest_unheld(runs_dir: &Path) -> Result<PathBuf, CheckpointError> {
     let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
     let runs = fs::read_dir(runs_dir).map_err(|_| CheckpointError::NoneFound(runs_dir.into()))?;
     for run in runs.filter_map(Result::ok) {

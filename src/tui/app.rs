@@ -23,7 +23,7 @@ use crate::train::record::Parent;
 use crate::train::run_dir;
 use crate::train::snapshot::Snapshot;
 use crate::train::{Command, Event, FinishReason, PauseReason, ReadyInfo};
-use crate::tui::overlay::{Listing, Picker, Row, RunChoice};
+use crate::tui::picker::{Listing, Picker, Row, RunChoice};
 
 /// Where the run stands.
 #[derive(Debug, Clone, PartialEq)]

@@ -19,7 +19,7 @@ use crate::report::Line;
 use crate::runs::standing;
 use crate::train::Event;
 use crate::tui::app::{Effect, Msg};
-use crate::tui::overlay;
+use crate::tui::picker;
 use crate::watch::Reload;
 
 /// What the sources deliver. Worker events and reloads go through the controller before they
@@ -57,7 +57,7 @@ pub fn spawn_file_work(
         Effect::ListRuns => {
             let live = config.clone();
             tokio::task::spawn_blocking(move || {
-                let runs = overlay::list_runs(&root, &live);
+                let runs = picker::list_runs(&root, &live);
                 let _ = tx.send(Input::Done(Box::new(Msg::Runs(runs))));
             });
         }

@@ -1,88 +1,324 @@
-//! The key map (which key means which [`Action`] in which state) and what each action does:
-//! the state it changes and the [`Effect`]s it asks the event loop for. The help overlay and
-//! the README list the same keys.
+//! The key map, one table ([`BINDINGS`]): which key means which [`Action`] in which state,
+//! and how the help overlay words it. The key map reads it, the help overlay draws it, and a
+//! test checks that the README's key table names the same keys. Below it, what each action
+//! does: the state it changes and the [`Effect`]s it asks the event loop for.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{Action, App, BodyView, Confirm, Effect, Phase, SideView};
-use super::overlay::{Picker, Row};
+use super::picker::{Picker, Row};
 use crate::report::{Level, Line};
 use crate::runs::standing::RunRef;
 use crate::train::Command;
 
+/// Which keys are read: a question asked, the help shown or the overlay picker open each take
+/// the keys for themselves; otherwise the dashboard's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Confirm,
+    Help,
+    Picker,
+    Dashboard,
+}
+
+/// A key as the table names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Plain(KeyCode),
+    Control(char),
+}
+
+/// Keys, what they do where, and the help's words for them.
+pub struct Binding {
+    pub context: Context,
+    pub keys: &'static [Key],
+    /// How the help writes the keys (`q / Esc`).
+    pub label: &'static str,
+    /// The help's lines for it; none for a binding the help does not list on a line of its own
+    /// (a question's answers are in the question, the range test's Enter and Esc in `l`'s).
+    pub help: &'static [&'static str],
+    /// The action for the key pressed in the current state; `None` where it means nothing
+    /// now, and the next binding of the same key is asked.
+    pub action: fn(&App, KeyCode) -> Option<Action>,
+}
+
+const fn ch(c: char) -> Key {
+    Key::Plain(KeyCode::Char(c))
+}
+
+use Context::{Dashboard, Help, Picker as InPicker};
+use Key::Plain;
+
+/// Every key of the dashboard, in the order they are asked: the first binding of a key whose
+/// action applies now wins.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        context: Context::Confirm,
+        keys: &[ch('y'), ch('Y'), Plain(KeyCode::Enter)],
+        label: "y / Enter",
+        help: &[],
+        action: |_, _| Some(Action::Yes),
+    },
+    Binding {
+        context: Context::Confirm,
+        keys: &[ch('n'), ch('N'), Plain(KeyCode::Esc)],
+        label: "n / Esc",
+        help: &[],
+        action: |_, _| Some(Action::No),
+    },
+    Binding {
+        context: Help,
+        keys: &[ch('?'), ch('h'), Plain(KeyCode::Esc)],
+        label: "? / h / Esc",
+        help: &[],
+        action: |_, _| Some(Action::ToggleHelp),
+    },
+    Binding {
+        context: Help,
+        keys: &[ch('q')],
+        label: "q",
+        help: &[],
+        action: |_, _| Some(Action::Quit),
+    },
+    Binding {
+        context: InPicker,
+        keys: &[Plain(KeyCode::Up), ch('k'), Plain(KeyCode::Down), ch('j')],
+        label: "Up / Down",
+        help: &["choose a run (also k / j)"],
+        action: |_, code| {
+            let up = matches!(code, KeyCode::Up | KeyCode::Char('k'));
+            Some(Action::PickerMove(if up { -1 } else { 1 }))
+        },
+    },
+    Binding {
+        context: InPicker,
+        keys: &[Plain(KeyCode::PageUp), Plain(KeyCode::PageDown)],
+        label: "PgUp / PgDn",
+        help: &["ten runs up or down"],
+        action: |_, code| {
+            Some(Action::PickerMove(if code == KeyCode::PageUp {
+                -10
+            } else {
+                10
+            }))
+        },
+    },
+    Binding {
+        context: InPicker,
+        keys: &[Plain(KeyCode::Enter)],
+        label: "Enter",
+        help: &["draw the chosen run behind this one"],
+        action: |_, _| Some(Action::PickerChoose),
+    },
+    Binding {
+        context: InPicker,
+        keys: &[ch('O'), Plain(KeyCode::Backspace)],
+        label: "O / Bksp",
+        help: &["draw no overlay"],
+        action: |_, _| Some(Action::ClearOverlay),
+    },
+    Binding {
+        context: InPicker,
+        keys: &[Plain(KeyCode::Esc), ch('o')],
+        label: "Esc / o",
+        help: &["close the picker"],
+        action: |_, _| Some(Action::TogglePicker),
+    },
+    Binding {
+        context: InPicker,
+        keys: &[ch('q')],
+        label: "q",
+        help: &["quit (asks while training)"],
+        action: |_, _| Some(Action::Quit),
+    },
+    // A range test takes Esc to end it; its result takes Enter and Esc.
+    Binding {
+        context: Dashboard,
+        keys: &[Plain(KeyCode::Esc)],
+        label: "Esc",
+        help: &[],
+        action: |app, _| (app.phase == Phase::RangeTest).then_some(Action::CancelRange),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[Plain(KeyCode::Enter)],
+        label: "Enter",
+        help: &[],
+        action: |app, _| {
+            (app.phase == Phase::Ready && app.range_result().is_some()).then_some(Action::WritePick)
+        },
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[Plain(KeyCode::Esc)],
+        label: "Esc",
+        help: &[],
+        action: |app, _| app.range_result().is_some().then_some(Action::DismissRange),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('s'), Plain(KeyCode::Enter)],
+        label: "s / Enter",
+        help: &["start training (or resume when paused)"],
+        action: |_, _| Some(Action::Start),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('l')],
+        label: "l",
+        help: &[
+            "before training: a learning-rate range test, drawn",
+            "live; Enter writes its pick into config.toml, Esc not",
+        ],
+        action: |_, _| Some(Action::FindRate),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('p'), ch(' ')],
+        label: "p / Space",
+        help: &["pause / resume between batches"],
+        action: |_, _| Some(Action::TogglePause),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('c')],
+        label: "c",
+        help: &["save a checkpoint now"],
+        action: |_, _| Some(Action::Save),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('x')],
+        label: "x",
+        help: &["stop: save a checkpoint and end the run (asks first)"],
+        action: |_, _| Some(Action::Stop),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('q'), Plain(KeyCode::Esc)],
+        label: "q / Esc",
+        help: &["quit (asks while training; saves first)"],
+        action: |_, _| Some(Action::Quit),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('?'), ch('h')],
+        label: "? / h",
+        help: &["this help"],
+        action: |_, _| Some(Action::ToggleHelp),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('v'), Plain(KeyCode::Tab)],
+        label: "v / Tab",
+        help: &[
+            "switch the right panel: layers / per-class results",
+            "(below 116x36 also: throughput and configuration)",
+        ],
+        action: |_, _| Some(Action::ToggleView),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('g')],
+        label: "g",
+        help: &["test images with the current predictions"],
+        action: |_, _| Some(Action::Show(BodyView::Gallery)),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('f')],
+        label: "f",
+        help: &["the 96 first-layer filters"],
+        action: |_, _| Some(Action::Show(BodyView::Filters)),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('d')],
+        label: "d",
+        help: &["back to the dashboard"],
+        action: |_, _| Some(Action::Show(BodyView::Dashboard)),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[
+            Plain(KeyCode::Left),
+            ch('['),
+            Plain(KeyCode::PageUp),
+            Plain(KeyCode::Right),
+            ch(']'),
+            Plain(KeyCode::PageDown),
+        ],
+        label: "<- / ->",
+        help: &["page through the images or filters ([ ] PgUp PgDn too)"],
+        action: |app, code| {
+            let back = matches!(code, KeyCode::Left | KeyCode::Char('[') | KeyCode::PageUp);
+            (app.body != BodyView::Dashboard).then_some(Action::Page(if back { -1 } else { 1 }))
+        },
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('o')],
+        label: "o",
+        help: &["overlay: draw an earlier run's curves behind these"],
+        action: |_, _| Some(Action::TogglePicker),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[ch('O')],
+        label: "O",
+        help: &["no overlay"],
+        action: |app, _| app.overlay.is_some().then_some(Action::ClearOverlay),
+    },
+    Binding {
+        context: Dashboard,
+        keys: &[Key::Control('c')],
+        label: "Ctrl-C",
+        help: &["save a checkpoint and quit at once"],
+        action: |_, _| Some(Action::Interrupt),
+    },
+];
+
+impl Key {
+    fn matches(self, key: &KeyEvent) -> bool {
+        match self {
+            Key::Control(c) => {
+                key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
+            }
+            // Ctrl with another key means nothing (Shift gives the capitals).
+            Key::Plain(code) => !key.modifiers.contains(KeyModifiers::CONTROL) && key.code == code,
+        }
+    }
+}
+
 impl App {
-    /// The key map. Keys that mean nothing in the current state give `None`.
+    /// Whose keys are read now.
+    pub fn key_context(&self) -> Context {
+        if self.confirm.is_some() {
+            Context::Confirm
+        } else if self.help {
+            Context::Help
+        } else if self.picker.is_some() {
+            Context::Picker
+        } else {
+            Context::Dashboard
+        }
+    }
+
+    /// The key map: the first binding in [`BINDINGS`] of this key, in the current context (or
+    /// Ctrl-C, in every one), whose action applies now. Keys that mean nothing in the current
+    /// state give `None`.
     pub fn action_for(&self, key: KeyEvent) -> Option<Action> {
         if key.kind == KeyEventKind::Release {
             return None;
         }
-        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
-            return Some(Action::Interrupt);
-        }
-        if self.confirm.is_some() {
-            return match key.code {
-                KeyCode::Char('y' | 'Y') | KeyCode::Enter => Some(Action::Yes),
-                KeyCode::Char('n' | 'N') | KeyCode::Esc => Some(Action::No),
-                _ => None,
-            };
-        }
-        if self.help {
-            return match key.code {
-                KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('h') => Some(Action::ToggleHelp),
-                KeyCode::Char('q') => Some(Action::Quit),
-                _ => None,
-            };
-        }
-        if self.picker.is_some() {
-            return match key.code {
-                KeyCode::Up | KeyCode::Char('k') => Some(Action::PickerMove(-1)),
-                KeyCode::Down | KeyCode::Char('j') => Some(Action::PickerMove(1)),
-                KeyCode::PageUp => Some(Action::PickerMove(-10)),
-                KeyCode::PageDown => Some(Action::PickerMove(10)),
-                KeyCode::Enter => Some(Action::PickerChoose),
-                KeyCode::Esc | KeyCode::Char('o') => Some(Action::TogglePicker),
-                KeyCode::Char('O') | KeyCode::Backspace => Some(Action::ClearOverlay),
-                KeyCode::Char('q') => Some(Action::Quit),
-                _ => None,
-            };
-        }
-        // A range test takes Esc to end it; its result takes Enter and Esc.
-        match (key.code, &self.phase) {
-            (KeyCode::Esc, Phase::RangeTest) => return Some(Action::CancelRange),
-            (KeyCode::Enter, Phase::Ready) if self.range_result().is_some() => {
-                return Some(Action::WritePick);
-            }
-            (KeyCode::Esc, _) if self.range_result().is_some() => {
-                return Some(Action::DismissRange);
-            }
-            _ => {}
-        }
-        match key.code {
-            KeyCode::Char('s') | KeyCode::Enter => Some(Action::Start),
-            KeyCode::Char('l') => Some(Action::FindRate),
-            KeyCode::Char('p') | KeyCode::Char(' ') => Some(Action::TogglePause),
-            KeyCode::Char('x') => Some(Action::Stop),
-            KeyCode::Char('c') => Some(Action::Save),
-            KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
-            KeyCode::Char('?') | KeyCode::Char('h') => Some(Action::ToggleHelp),
-            KeyCode::Char('v') | KeyCode::Tab => Some(Action::ToggleView),
-            KeyCode::Char('g') => Some(Action::Show(BodyView::Gallery)),
-            KeyCode::Char('f') => Some(Action::Show(BodyView::Filters)),
-            KeyCode::Char('d') => Some(Action::Show(BodyView::Dashboard)),
-            KeyCode::Char('o') => Some(Action::TogglePicker),
-            KeyCode::Char('O') if self.overlay.is_some() => Some(Action::ClearOverlay),
-            KeyCode::Right | KeyCode::Char(']') | KeyCode::PageDown
-                if self.body != BodyView::Dashboard =>
-            {
-                Some(Action::Page(1))
-            }
-            KeyCode::Left | KeyCode::Char('[') | KeyCode::PageUp
-                if self.body != BodyView::Dashboard =>
-            {
-                Some(Action::Page(-1))
-            }
-            _ => None,
-        }
+        let context = self.key_context();
+        BINDINGS
+            .iter()
+            .filter(|binding| {
+                binding.context == context || binding.keys.contains(&Key::Control('c'))
+            })
+            .filter(|binding| binding.keys.iter().any(|k| k.matches(&key)))
+            .find_map(|binding| (binding.action)(self, key.code))
     }
 
     pub(super) fn act(&mut self, action: Action) -> Vec<Effect> {

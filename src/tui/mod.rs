@@ -15,8 +15,8 @@
 
 pub mod app;
 pub mod event;
-mod keys;
-pub mod overlay;
+pub mod keys;
+pub mod picker;
 pub mod theme;
 pub mod ui;
 

@@ -37,6 +37,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::app::{App, BodyView, Confirm, FULL_LAYOUT, SideView};
+use super::keys::{BINDINGS, Context};
 use super::theme;
 
 /// The smallest terminal the dashboard lays out in.
@@ -189,37 +190,43 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-const HELP: &[(&str, &str)] = &[
-    ("s / Enter", "start training (or resume when paused)"),
-    ("p / Space", "pause / resume between batches"),
-    ("c", "save a checkpoint now"),
-    ("l", "before training: a learning-rate range test, drawn"),
-    ("", "live; Enter writes its pick into config.toml, Esc not"),
+/// The help: the dashboard's keys and the picker's, as [`BINDINGS`] words them, then the
+/// settings that may be edited while training runs.
+pub fn help_lines() -> Vec<(&'static str, &'static str)> {
+    let mut lines = Vec::new();
+    let section = |context: Context, lines: &mut Vec<(&'static str, &'static str)>| {
+        for binding in BINDINGS.iter().filter(|b| b.context == context) {
+            for (index, line) in binding.help.iter().enumerate() {
+                lines.push((if index == 0 { binding.label } else { "" }, *line));
+            }
+        }
+    };
+    section(Context::Dashboard, &mut lines);
+    lines.push(("", ""));
+    lines.push(("", "in the overlay picker (o):"));
+    section(Context::Picker, &mut lines);
+    lines.push(("", ""));
+    lines.extend(LIVE_HELP.iter().copied());
+    lines
+}
+
+/// The live keys of config/live.rs in words (a test checks that each is named).
+const LIVE_HELP: &[(&str, &str)] = &[
     (
-        "v / Tab",
-        "switch the right panel: layers / per-class results",
+        "config.toml",
+        "edit and save while training runs: learning_rate,",
     ),
-    ("", "(below 116x36 also: throughput and configuration)"),
-    ("g", "test images with the current predictions"),
-    ("f", "the 96 first-layer filters"),
-    ("<- / ->", "page through the images or filters"),
-    ("d", "back to the dashboard"),
-    ("o", "overlay: draw an earlier run's curves behind these"),
-    ("O", "no overlay"),
-    ("x", "stop: save a checkpoint and end the run (asks first)"),
-    ("q / Esc", "quit (asks while training; saves first)"),
-    ("Ctrl-C", "save a checkpoint and quit at once"),
-    ("?", "this help"),
-    ("", ""),
-    ("config.toml", "edit and save while training runs:"),
-    ("", "learning rate, momentum, weight decay, epochs,"),
-    ("", "target accuracy and checkpoint settings apply at"),
-    ("", "the next batch; other keys wait for the next start."),
+    ("", "momentum, nesterov, weight_decay, epochs,"),
+    ("", "target_accuracy, checkpoint interval_minutes, keep,"),
+    ("", "keep_at_end, ui refresh_hz, headless_interval_seconds"),
+    ("", "and [lr_find] apply at once; other keys wait for the"),
+    ("", "next start."),
 ];
 
 fn help(frame: &mut Frame, area: Rect) {
-    let popup = centered(area, 72, HELP.len() as u16 + 4);
-    let lines: Vec<Line> = HELP
+    let help = help_lines();
+    let popup = centered(area, 72, help.len() as u16 + 4);
+    let lines: Vec<Line> = help
         .iter()
         .map(|(key, what)| {
             Line::from(vec![

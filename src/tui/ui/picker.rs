@@ -1,4 +1,5 @@
-//! The overlay picker: a popup listing earlier runs, one line each, the live run's parent first.
+//! The overlay picker drawn: a popup listing earlier runs, one line each, the live run's parent
+//! first. What it lists and which row is selected is [`crate::tui::picker`]'s.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Table
 
 use super::centered;
 use crate::tui::app::App;
-use crate::tui::overlay::{self, Listing, Picker};
+use crate::tui::picker::{self, Listing, Picker};
 use crate::tui::theme;
 
 pub fn picker(app: &App, picker: &Picker, frame: &mut Frame, area: Rect) {
@@ -39,7 +40,7 @@ pub fn picker(app: &App, picker: &Picker, frame: &mut Frame, area: Rect) {
     let tags: Vec<String> = rows
         .iter()
         .map(|row| match row {
-            overlay::Row::Run { run, parent } => {
+            picker::Row::Run { run, parent } => {
                 let shown = Some(run.summary.id.as_str()) == shown;
                 [(*parent, "parent"), (shown, "shown")]
                     .iter()
@@ -48,7 +49,7 @@ pub fn picker(app: &App, picker: &Picker, frame: &mut Frame, area: Rect) {
                     .collect::<Vec<_>>()
                     .join(", ")
             }
-            overlay::Row::None => String::new(),
+            picker::Row::None => String::new(),
         })
         .collect();
     let tag_width = tags
@@ -60,14 +61,14 @@ pub fn picker(app: &App, picker: &Picker, frame: &mut Frame, area: Rect) {
         .iter()
         .zip(tags)
         .map(|(row, tag)| match row {
-            overlay::Row::Run { run, .. } => Row::new(vec![
+            picker::Row::Run { run, .. } => Row::new(vec![
                 Cell::from(run.summary.id.clone()),
                 Cell::from(Span::styled(tag, theme::ACCENT)),
                 Cell::from(run.state_words()),
                 Cell::from(run.best_words()),
                 Cell::from(Span::styled(run.differs_words(), theme::DIM)),
             ]),
-            overlay::Row::None => Row::new(vec![
+            picker::Row::None => Row::new(vec![
                 Cell::from("none"),
                 Cell::from(""),
                 Cell::from(Span::styled("no overlay", theme::DIM)),

@@ -92,7 +92,7 @@ fn last_position(metrics: &Metrics) -> f64 {
 /// Mean training throughput over the logged batches: the images they trained (each row's rate
 /// times its duration) over the seconds they took. Today's files give a batch's duration in
 /// `batch_seconds`; those before the `position` column in `elapsed_seconds` (see
-/// `curves/legacy.rs`). Only this one figure is read here: `curves` draws the rest.
+/// `curves/old_metrics.rs`). Only this one figure is read here: `curves` draws the rest.
 fn throughput(text: &str) -> Option<f64> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)

@@ -1,8 +1,8 @@
 //! The overlay's picker: the earlier runs it lists, how it words them, and which one is
-//! selected. Listing the runs ([`list_runs`]) and reading the chosen one's curves
-//! ([`crate::runs::standing::read_curves`]) is file work: the event loop does it off the draw
-//! path and hands the results to [`App::update`](super::app::App::update); how the live run
-//! stands against the chosen one is [`crate::runs::standing`]'s.
+//! selected (drawn by `ui/picker.rs`). Listing the runs ([`list_runs`]) and reading the chosen
+//! one's curves ([`crate::runs::standing::read_curves`]) is file work: the event loop does it
+//! off the draw path and hands the results to [`App::update`](super::app::App::update); how the
+//! live run stands against the chosen one is [`crate::runs::standing`]'s.
 
 use std::path::Path;
 

@@ -24,9 +24,9 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-/// One run of an overlay picture.
+/// One run of a picture of several.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OverlayRun {
+pub struct PlottedRun {
     /// Its name in the legend.
     pub legend: String,
     pub metrics: Metrics,
@@ -36,7 +36,7 @@ pub struct OverlayRun {
 }
 
 /// Draws `runs` into an RGB buffer of [`PLOT_SIZE`].
-pub fn render_overlay(runs: &[OverlayRun], title: &str) -> Result<Vec<u8>, CurvesError> {
+pub fn render_runs(runs: &[PlottedRun], title: &str) -> Result<Vec<u8>, CurvesError> {
     register_the_font()?;
     let (width, height) = PLOT_SIZE;
     let mut buffer = vec![0u8; width as usize * height as usize * 3];
@@ -142,9 +142,9 @@ fn unlabeled(points: Curve, color: RGBColor) -> Series {
     }
 }
 
-/// Draws `runs` overlaid into the PNG `out`.
-pub fn plot_overlay(runs: &[OverlayRun], title: &str, out: &Path) -> Result<(), CurvesError> {
-    let png = encode_png(render_overlay(runs, title)?)?;
+/// Draws `runs` in one picture into the PNG `out`.
+pub fn plot_runs(runs: &[PlottedRun], title: &str, out: &Path) -> Result<(), CurvesError> {
+    let png = encode_png(render_runs(runs, title)?)?;
     crate::files::write_bytes_atomic(out, &png).map_err(|source| CurvesError::Write {
         path: out.to_path_buf(),
         source,
@@ -185,8 +185,8 @@ mod tests {
         }
     }
 
-    fn drawn(legend: &str, metrics: Metrics) -> OverlayRun {
-        OverlayRun {
+    fn drawn(legend: &str, metrics: Metrics) -> PlottedRun {
+        PlottedRun {
             legend: legend.to_string(),
             metrics,
             branched_at: None,
@@ -195,7 +195,7 @@ mod tests {
 
     /// A parent tested every quarter epoch for two epochs, and its branch from epoch 1: the same
     /// rows up to there (a branch's metrics.csv starts with its parent's), higher after.
-    fn parent_and_branch() -> Vec<OverlayRun> {
+    fn parent_and_branch() -> Vec<PlottedRun> {
         let rows = |after: f64| Metrics {
             batches: (1..=40)
                 .map(|batch| {
@@ -227,7 +227,7 @@ mod tests {
         };
         vec![
             drawn("parent", rows(0.0)),
-            OverlayRun {
+            PlottedRun {
                 branched_at: Some(1.0),
                 ..drawn("branch", rows(0.08))
             },
@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn a_parent_under_its_branch_stays_visible() {
         let runs = parent_and_branch();
-        let rgb = render_overlay(&runs, "a branch").expect("drawn");
+        let rgb = render_runs(&runs, "a branch").expect("drawn");
         let picture = image::RgbImage::from_raw(PLOT_SIZE.0, PLOT_SIZE.1, rgb).expect("size");
         // Epochs 0 to 2 span each panel's plotting area (about 60 to 590 pixels into it): the
         // first epoch, before the branch point, is its left half.
@@ -277,7 +277,7 @@ mod tests {
         let mut untested = run(0.9);
         untested.tests.clear();
         let runs = vec![drawn("a", run(0.3)), drawn("b", untested)];
-        let rgb = render_overlay(&runs, "one untested").expect("drawn");
+        let rgb = render_runs(&runs, "one untested").expect("drawn");
         let picture = image::RgbImage::from_raw(PLOT_SIZE.0, PLOT_SIZE.1, rgb).expect("size");
         // The legend sits in the accuracy panel's lower right; its sample of b's line is drawn
         // faint, a mix of b's color with the white behind it.
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn each_run_has_its_own_color() {
         let runs = vec![drawn("a", run(0.6)), drawn("b", run(0.8))];
-        let rgb = render_overlay(&runs, "two runs").expect("drawn");
+        let rgb = render_runs(&runs, "two runs").expect("drawn");
         let picture = image::RgbImage::from_raw(PLOT_SIZE.0, PLOT_SIZE.1, rgb).expect("size");
         let has = |color: RGBColor| {
             picture
