@@ -34,17 +34,30 @@ pub(super) fn draw_error(error: impl std::fmt::Display) -> CurvesError {
     CurvesError::Draw(error.to_string())
 }
 
-/// Draws the curves into an RGB buffer of [`PLOT_SIZE`].
-pub fn render(metrics: &Metrics, title: &str) -> Result<Vec<u8>, CurvesError> {
+/// A white picture of [`PLOT_SIZE`] with `title` above what `draw` draws, as an RGB buffer:
+/// every picture `plot` and `lr-find --out` write starts so.
+pub(super) fn titled_picture(
+    title: &str,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), CurvesError>,
+) -> Result<Vec<u8>, CurvesError> {
     register_the_font()?;
     let (width, height) = PLOT_SIZE;
     let mut buffer = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buffer, PLOT_SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(draw_error)?;
-        let root = root
+        let titled = root
             .titled(title, (FAMILY, 22).into_font())
             .map_err(draw_error)?;
+        draw(&titled)?;
+        root.present().map_err(draw_error)?;
+    }
+    Ok(buffer)
+}
+
+/// Draws the curves into an RGB buffer of [`PLOT_SIZE`].
+pub fn render(metrics: &Metrics, title: &str) -> Result<Vec<u8>, CurvesError> {
+    titled_picture(title, |root| {
         let panels = root.split_evenly((1, 2));
         let x_end = metrics.last_position();
         let batch_losses: Curve = metrics
@@ -110,9 +123,8 @@ pub fn render(metrics: &Metrics, title: &str) -> Result<Vec<u8>, CurvesError> {
             ],
             &[],
         )?;
-        root.present().map_err(draw_error)?;
-    }
-    Ok(buffer)
+        Ok(())
+    })
 }
 
 /// One line of a panel; a line without a label has no entry in the legend.

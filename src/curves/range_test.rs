@@ -7,8 +7,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::draw::{FAMILY, draw_error, encode_png, register_the_font};
-use super::{CurvesError, PLOT_SIZE};
+use super::CurvesError;
+use super::draw::{FAMILY, draw_error, encode_png, titled_picture};
 use crate::report::range_test::format_rate;
 use crate::train::range_test::{Method, RangeTest, Suggestions, drawn_loss_range};
 
@@ -23,15 +23,7 @@ pub fn render_range_test(test: &RangeTest, title: &str) -> Result<Vec<u8>, Curve
             "the range test has no points to draw".to_string(),
         ));
     }
-    register_the_font()?;
-    let (width, height) = PLOT_SIZE;
-    let mut buffer = vec![0u8; width as usize * height as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut buffer, PLOT_SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_error)?;
-        let root = root
-            .titled(title, (FAMILY, 22).into_font())
-            .map_err(draw_error)?;
+    titled_picture(title, |root| {
         let (bottom, top) = drawn_loss_range(&test.points);
         // As in the dashboard: what lies outside the drawn span runs along its edge.
         let y = |loss: f64| loss.clamp(bottom, top);
@@ -45,7 +37,7 @@ pub fn render_range_test(test: &RangeTest, title: &str) -> Result<Vec<u8>, Curve
             .iter()
             .map(|p| (p.learning_rate, y(p.smoothed_loss)))
             .collect();
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(56)
@@ -119,9 +111,8 @@ pub fn render_range_test(test: &RangeTest, title: &str) -> Result<Vec<u8>, Curve
             .border_style(BLACK.mix(0.4))
             .draw()
             .map_err(draw_error)?;
-        root.present().map_err(draw_error)?;
-    }
-    Ok(buffer)
+        Ok(())
+    })
 }
 
 /// Draws `test` into the PNG `out`, atomically.
@@ -136,6 +127,7 @@ pub fn plot_range_test(test: &RangeTest, title: &str, out: &Path) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::curves::PLOT_SIZE;
     use crate::train::range_test::{RangeEnd, RangePoint, RangeSettings};
 
     #[test]

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::draw::{FAMILY, Series, draw_error, draw_panel, encode_png, register_the_font};
-use super::{Curve, CurvesError, Metrics, PLOT_SIZE, from_branch_point};
+use super::draw::{Series, draw_panel, encode_png, titled_picture};
+use super::{Curve, CurvesError, Metrics, from_branch_point};
 
 /// One color per run, in order (matplotlib's first colors, which people read apart).
 const PALETTE: [RGBColor; 8] = [
@@ -37,15 +37,7 @@ pub struct PlottedRun {
 
 /// Draws `runs` into an RGB buffer of [`PLOT_SIZE`].
 pub fn render_runs(runs: &[PlottedRun], title: &str) -> Result<Vec<u8>, CurvesError> {
-    register_the_font()?;
-    let (width, height) = PLOT_SIZE;
-    let mut buffer = vec![0u8; width as usize * height as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut buffer, PLOT_SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_error)?;
-        let root = root
-            .titled(title, (FAMILY, 22).into_font())
-            .map_err(draw_error)?;
+    titled_picture(title, |root| {
         let panels = root.split_evenly((1, 2));
         let x_end = runs
             .iter()
@@ -128,9 +120,8 @@ pub fn render_runs(runs: &[PlottedRun], title: &str) -> Result<Vec<u8>, CurvesEr
             &accuracies,
             &accuracy_marks,
         )?;
-        root.present().map_err(draw_error)?;
-    }
-    Ok(buffer)
+        Ok(())
+    })
 }
 
 fn unlabeled(points: Curve, color: RGBColor) -> Series {
@@ -154,6 +145,7 @@ pub fn plot_runs(runs: &[PlottedRun], title: &str, out: &Path) -> Result<(), Cur
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::curves::PLOT_SIZE;
     use crate::curves::{BatchRow, TestRow};
 
     fn run(level: f64) -> Metrics {
